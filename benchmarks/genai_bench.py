@@ -1,0 +1,100 @@
+"""Run genai-bench as a CLI subprocess against a deployed engine, into a per-trial folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from benchmarks.metrics import BenchmarkResult
+from benchmarks.results import parse_results
+from tuning import process_group
+from tuning.network import no_proxy_env
+from tuning.spec import BenchmarkSpec, ModelSpec
+
+_POLL_SECONDS = 0.5
+
+
+class BenchmarkError(RuntimeError):
+    """genai-bench failed or produced no result; the message carries the tail of its log."""
+
+
+def genai_bench_executable() -> str:
+    beside = Path(sys.executable).parent / "genai-bench"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("genai-bench")
+    if found is None:
+        raise BenchmarkError("genai-bench is not installed in servetune's environment (pip install genai-bench)")
+    return found
+
+
+def genai_bench_command(
+    endpoint: str, model: ModelSpec, api_backend: str, spec: BenchmarkSpec, out_dir: Path
+) -> list[str]:
+    argv = [
+        genai_bench_executable(),
+        "benchmark",
+        "--api-backend", api_backend,
+        "--api-base", endpoint,
+        # genai-bench insists on a key for the vllm backend; a local engine started without --api-key
+        # accepts any, and this placeholder is no secret (genai-bench copies its argv into its results).
+        "--api-key", "servetune-local",
+        "--api-model-name", model.name,
+        "--model-tokenizer", model.tokenizer_path,
+        "--task", spec.task.value,
+        "--max-time-per-run", str(spec.max_time_per_run),
+        "--max-requests-per-run", str(spec.max_requests_per_run),
+        "--experiment-base-dir", str(out_dir.parent),
+        "--experiment-folder-name", out_dir.name,
+        "--log-dir", str(out_dir.parent / "genai-bench-logs"),
+    ]  # fmt: skip
+    for scenario in spec.traffic_scenarios:
+        argv += ["--traffic-scenario", scenario]
+    for level in spec.concurrency:
+        argv += ["--num-concurrency", str(level)]
+    if spec.extra_request_params:
+        argv += ["--additional-request-params", json.dumps(spec.extra_request_params)]
+    return argv
+
+
+def run_genai_bench(
+    endpoint: str,
+    model: ModelSpec,
+    api_backend: str,
+    spec: BenchmarkSpec,
+    out_dir: Path,
+    label: str,
+    stop_grace: float = 10.0,
+) -> BenchmarkResult:
+    """Run genai-bench to completion and parse its rounds.
+
+    genai-bench runs in its own process group, so however this function is left (an error, a Prefect
+    timeout raised into it, Ctrl-C), the ``finally`` below stops it and everything it spawned.
+    """
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # a retried benchmark must not mix its rounds with an earlier attempt's
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir.parent / "genai-bench.log"
+    host = urlparse(endpoint).hostname or "127.0.0.1"
+    env = no_proxy_env(os.environ, [host]) | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    argv = genai_bench_command(endpoint, model, api_backend, spec, out_dir)
+    started = time.monotonic()
+    pid = process_group.start(argv, log_path, env, label=label, cwd=out_dir.parent)
+    try:
+        while (code := process_group.exit_code(pid)) is None:
+            time.sleep(_POLL_SECONDS)
+    finally:
+        process_group.stop(pid, label, grace=stop_grace)
+    if code != 0:
+        tail = process_group.tail(log_path, 25)
+        last = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
+        raise BenchmarkError(f"genai-bench exited with code {code}: {last}\nlast lines of {log_path}:\n{tail}")
+    rounds = parse_results(out_dir)
+    if not rounds:
+        raise BenchmarkError(f"genai-bench finished but wrote no result files into {out_dir}")
+    return BenchmarkResult(rounds=rounds, results_dir=str(out_dir), seconds=time.monotonic() - started)

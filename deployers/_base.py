@@ -1,0 +1,95 @@
+"""The deployer interface: where an engine runs, how to reach it, and how to remove it."""
+
+from __future__ import annotations
+
+import abc
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from deployers._readiness import probe
+from deployers.engines import EngineAdapter, engine_adapter
+from tuning.spec import Configuration, TuningSpec
+
+_READY_POLL_SECONDS = 1.0
+
+
+class DeployError(RuntimeError):
+    """The engine could not be started or did not become ready; the message says why."""
+
+
+class TransientDeployError(DeployError):
+    """A failure that a fresh attempt may not meet (a port taken in a race, a busy API server)."""
+
+
+class EngineExited(DeployError):
+    """The engine process ended before it was ready."""
+
+
+class ReadyTimeout(DeployError, TimeoutError):
+    """The engine did not answer a completion within the ready timeout."""
+
+
+class Deployment(BaseModel):
+    """A running engine: how to reach it, where its log is, and the handle its deployer needs."""
+
+    run_id: str
+    trial_number: int
+    label: str
+    endpoint: str
+    command: list[str]
+    log_path: str
+    handle: dict[str, Any]
+    gpus: int = 1
+
+
+class Deployer(abc.ABC):
+    """Where an engine runs. One module per kind (local process, Docker, OME)."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, spec: TuningSpec) -> None:
+        self.spec = spec
+        self.engine: EngineAdapter = engine_adapter(spec.engine)
+
+    @staticmethod
+    def label(run_id: str, trial_number: int) -> str:
+        return f"servetune/{run_id}/trial-{trial_number}"
+
+    @abc.abstractmethod
+    def deploy(self, run_id: str, trial_number: int, params: Configuration, workdir: Path) -> Deployment:
+        """Start the engine with ``params``; return at once, without waiting for readiness."""
+
+    @abc.abstractmethod
+    def is_running(self, deployment: Deployment) -> bool:
+        """Whether the engine is still up (False once it has crashed or been removed)."""
+
+    @abc.abstractmethod
+    def logs(self, deployment: Deployment, tail: int = 60) -> str:
+        """The last ``tail`` lines of the engine's output."""
+
+    @abc.abstractmethod
+    def teardown(self, deployment: Deployment) -> bool:
+        """Stop and remove the engine; safe to call twice. True if something was still running."""
+
+    @abc.abstractmethod
+    def sweep(self, run_id: str | None = None) -> list[str]:
+        """Remove engines left behind by crashed runs (or by ``run_id``), found by their labels."""
+
+    def wait_ready(self, deployment: Deployment, timeout: float) -> float:
+        """Block until ``/health`` answers and a one-token completion succeeds; return seconds waited."""
+        started = time.monotonic()
+        reason = "no answer yet"
+        while time.monotonic() - started < timeout:
+            if not self.is_running(deployment):
+                raise EngineExited(
+                    f"the engine stopped before it was ready; last lines of {deployment.log_path}:\n"
+                    f"{self.logs(deployment, 30)}"
+                )
+            reason = probe(deployment.endpoint, self.engine.health_path, self.spec.model.name)
+            if reason is None:
+                return time.monotonic() - started
+            time.sleep(_READY_POLL_SECONDS)
+        raise ReadyTimeout(f"the engine was not ready after {timeout:g}s (last probe: {reason})")

@@ -1,0 +1,111 @@
+"""The engine as a process on this machine, in its own process group, on a free port."""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import os
+import socket
+from pathlib import Path
+from typing import ClassVar
+
+from deployers._base import Deployer, DeployError, Deployment, TransientDeployError
+from tuning import process_group
+from tuning.network import no_proxy_env
+from tuning.spec import Configuration, LocalDeployerSpec
+
+# The engine's environment is built, not inherited: only these, plus what the spec names, reach it.
+_INHERITED = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TZ", "HF_HOME", "XDG_CACHE_HOME")
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy")
+
+
+# Groups this process started and has not stopped yet: the last resort if the interpreter exits without
+# the flow's own cleanup having run (a second Ctrl-C during cleanup, an error inside Prefect).
+_STARTED: dict[int, tuple[str, float]] = {}
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for pgid, (label, grace) in list(_STARTED.items()):
+        process_group.stop(pgid, label, grace)
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _owner_alive(label_owner: str) -> bool:
+    try:
+        os.kill(int(label_owner), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalDeployer(Deployer):
+    kind: ClassVar[str] = "local"
+
+    @property
+    def settings(self) -> LocalDeployerSpec:
+        return self.spec.deployer
+
+    def engine_env(self) -> dict[str, str]:
+        env = {k: os.environ[k] for k in (*_INHERITED, *_PROXIES) if k in os.environ}
+        env |= {k: os.environ[k] for k in self.spec.engine.pass_env if k in os.environ}
+        env |= self.engine.env() | self.spec.engine.env
+        return no_proxy_env(env, [self.settings.host])
+
+    def deploy(self, run_id: str, trial_number: int, params: Configuration, workdir: Path) -> Deployment:
+        interpreter = Path(self.spec.engine.interpreter)
+        if interpreter.is_absolute() and not interpreter.exists():
+            raise DeployError(
+                f"engine interpreter {interpreter} does not exist; check engine.venv / engine.python "
+                "(the quickstart's engine env is made by `make engine`)"
+            )
+        host = self.settings.host
+        port = free_port(host)
+        argv = self.engine.command(self.spec.model, params, host, port)
+        # The owner's PID in the label lets a later run tell an orphan from a sibling run's live engine.
+        label = f"{self.label(run_id, trial_number)}/{os.getpid()}"
+        log_path = workdir / "engine.log"
+        try:
+            pid = process_group.start(argv, log_path, self.engine_env(), label=label, cwd=workdir)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.ENOMEM):
+                raise TransientDeployError(f"could not start the engine: {exc}") from exc
+            raise DeployError(f"could not start the engine ({argv[0]}): {exc}") from exc
+        _STARTED[pid] = (label, self.settings.stop_grace)
+        return Deployment(
+            run_id=run_id,
+            trial_number=trial_number,
+            label=label,
+            endpoint=f"http://{host}:{port}",
+            command=argv,
+            log_path=str(log_path),
+            handle={"pgid": pid},
+            gpus=self.engine.gpu_count(params),
+        )
+
+    def is_running(self, deployment: Deployment) -> bool:
+        return process_group.is_running(deployment.handle["pgid"])
+
+    def logs(self, deployment: Deployment, tail: int = 60) -> str:
+        return process_group.tail(Path(deployment.log_path), tail)
+
+    def teardown(self, deployment: Deployment) -> bool:
+        stopped = process_group.stop(deployment.handle["pgid"], deployment.label, self.settings.stop_grace)
+        _STARTED.pop(deployment.handle["pgid"], None)
+        return stopped
+
+    def sweep(self, run_id: str | None = None) -> list[str]:
+        prefix = f"servetune/{run_id}/" if run_id else "servetune/"
+        removed = []
+        for pgid, label in process_group.labelled(prefix).items():
+            owner = label.rsplit("/", 1)[-1]
+            if (run_id or not _owner_alive(owner)) and process_group.stop(pgid, label, self.settings.stop_grace):
+                removed.append(label)
+        return removed

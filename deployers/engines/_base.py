@@ -1,0 +1,47 @@
+"""What an inference engine adapter provides: its launch argv, environment and health endpoint."""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+from tuning.spec import Configuration, EngineSpec, ModelSpec
+
+
+def flag_args(params: Configuration) -> list[str]:
+    """Engine flags from typed values: ``True`` is a bare flag, ``False`` is left out, others are one argv item."""
+    argv: list[str] = []
+    for name, value in params.items():
+        if value is True:
+            argv.append(f"--{name}")
+        elif value is not False:
+            argv += [f"--{name}", str(value)]
+    return argv
+
+
+class EngineAdapter(abc.ABC):
+    """How one inference engine is launched and probed; one module per engine."""
+
+    name: ClassVar[str]
+    #: genai-bench's ``--api-backend`` for this engine.
+    api_backend: ClassVar[str]
+    health_path: ClassVar[str] = "/health"
+
+    def __init__(self, spec: EngineSpec) -> None:
+        self.spec = spec
+
+    def parameters(self, params: Configuration) -> Configuration:
+        """The trial's flags: the spec's fixed ``engine.args`` overlaid with the trial's parameters."""
+        return {**self.spec.args, **params}
+
+    @abc.abstractmethod
+    def command(self, model: ModelSpec, params: Configuration, host: str, port: int) -> list[str]:
+        """The argv that launches the engine serving ``model`` with ``params`` on ``host:port``."""
+
+    def env(self) -> dict[str, str]:
+        """Variables the engine needs beyond the user's ``engine.env``."""
+        return {}
+
+    @abc.abstractmethod
+    def gpu_count(self, params: Configuration) -> int:
+        """Accelerators one deployment with these parameters occupies (at least 1)."""

@@ -1,0 +1,43 @@
+"""vLLM: ``python -m vllm.entrypoints.openai.api_server`` with the flags of the installed version."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from deployers.engines._base import EngineAdapter, flag_args
+from tuning.spec import Configuration, ModelSpec
+
+
+def _int_param(params: Configuration, *names: str) -> int:
+    for name in names:
+        if name in params:
+            return int(params[name])
+    return 1
+
+
+class VllmAdapter(EngineAdapter):
+    name: ClassVar[str] = "vllm"
+    api_backend: ClassVar[str] = "vllm"
+
+    def command(self, model: ModelSpec, params: Configuration, host: str, port: int) -> list[str]:
+        argv = [
+            self.spec.interpreter, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", model.path,
+            "--served-model-name", model.name,
+            "--host", host,
+            "--port", str(port),
+        ]  # fmt: skip
+        if model.tokenizer:
+            argv += ["--tokenizer", model.tokenizer]
+        return argv + flag_args(self.parameters(params))
+
+    def env(self) -> dict[str, str]:
+        # Model hubs may be unreachable; a local model must never trigger a download attempt.
+        return {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+
+    def gpu_count(self, params: Configuration) -> int:
+        merged = self.parameters(params)
+        tensor = _int_param(merged, "tensor-parallel-size", "tp")
+        pipeline = _int_param(merged, "pipeline-parallel-size", "pp")
+        data = _int_param(merged, "data-parallel-size", "dp")
+        return max(1, tensor * pipeline * data)

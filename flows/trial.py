@@ -1,0 +1,102 @@
+"""One configuration: deploy -> wait_ready -> benchmark -> score, and cleanup whatever happens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prefect import flow, get_run_logger
+
+from benchmarks import RoundMetrics
+from deployers import Deployment, deployer_for
+from tasks import benchmark, cleanup, deploy, record_trial_outcome, record_trial_start, score_result, wait_ready
+from tuning.locations import trial_dir
+from tuning.outcome import Phase, TrialOutcome, TrialState
+from tuning.spec import Configuration, TuningSpec
+
+# The deployer's own ready deadline fires first and says why; Prefect's is the backstop for a hung probe.
+_READY_BACKSTOP_SECONDS = 30.0
+_LOG_TAIL_LINES = 60
+_MESSAGE_TAIL_LINES = 12
+
+
+class TrialFailed(RuntimeError):
+    """Raised after a failed trial is recorded, so Prefect shows the trial's run as Failed."""
+
+
+@contextmanager
+def _phase(outcome: TrialOutcome, phase: Phase) -> Iterator[None]:
+    outcome.phase = phase
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        outcome.timings[phase.value] = round(time.monotonic() - started, 3)
+
+
+def _ending(exc: BaseException) -> TrialState:
+    if isinstance(exc, TimeoutError):
+        return TrialState.timed_out
+    return TrialState.failed if isinstance(exc, Exception) else TrialState.interrupted
+
+
+@flow(name="trial", flow_run_name="trial-{trial_number}")
+def trial(spec: TuningSpec, run_id: str, trial_number: int, params: Configuration) -> TrialOutcome:
+    """Deploy one configuration, wait until it serves, benchmark it, score it, and always clean up."""
+    logger = get_run_logger()
+    workdir = trial_dir(run_id, trial_number)
+    outcome = TrialOutcome(number=trial_number, params=params, state=TrialState.running)
+    deployment: Deployment | None = None
+    rounds: list[RoundMetrics] = []
+    started = time.monotonic()
+    record_trial_start(run_id, trial_number, params)
+    logger.info("trial %d: %s", trial_number, params)
+    try:
+        with _phase(outcome, Phase.deploy):
+            deployment = deploy.with_options(timeout_seconds=spec.timeouts.deploy)(
+                spec, run_id, trial_number, params, str(workdir)
+            )
+            outcome.command, outcome.log_path = deployment.command, deployment.log_path
+        with _phase(outcome, Phase.ready):
+            wait_ready.with_options(timeout_seconds=spec.timeouts.ready + _READY_BACKSTOP_SECONDS)(spec, deployment)
+        with _phase(outcome, Phase.benchmark):
+            result = benchmark.with_options(timeout_seconds=spec.timeouts.benchmark)(
+                spec, deployment, str(workdir / "genai-bench")
+            )
+            rounds, outcome.results_dir = result.rounds, result.results_dir
+        with _phase(outcome, Phase.score):
+            outcome.score = score_result(spec, result, deployment.gpus)
+        outcome.state, outcome.phase = TrialState.succeeded, None
+    except BaseException as exc:
+        outcome.state = _ending(exc)
+        if outcome.state is TrialState.interrupted and time.monotonic() - started >= spec.timeouts.trial:
+            outcome.state = TrialState.timed_out  # the whole-trial timeout, raised into the flow by Prefect
+        outcome.error = f"{type(exc).__name__}: {exc}".strip().removesuffix(":")
+        if isinstance(exc, Exception):
+            logger.warning("trial %d %s in %s: %s", trial_number, outcome.state, outcome.phase, outcome.error)
+        else:
+            raise
+    finally:
+        # When interrupted, Prefect's API may already be gone with the Ctrl-C; call the work directly.
+        direct = outcome.state in (TrialState.interrupted, TrialState.timed_out)
+        if deployment is not None:
+            cleanup_started = time.monotonic()
+            (cleanup.fn if direct else cleanup)(spec, deployment)
+            outcome.timings[Phase.cleanup.value] = round(time.monotonic() - cleanup_started, 3)
+            if outcome.state is not TrialState.succeeded:
+                outcome.log_tail = deployer_for(spec).logs(deployment, _LOG_TAIL_LINES)
+        outcome.timings["total"] = round(time.monotonic() - started, 3)
+        (record_trial_outcome.fn if direct else record_trial_outcome)(run_id, outcome, rounds)
+    if outcome.state is not TrialState.succeeded:
+        tail = "\n".join((outcome.log_tail or "").splitlines()[-_MESSAGE_TAIL_LINES:])
+        detail = f"\nengine log tail:\n{tail}" if tail else ""
+        raise TrialFailed(f"trial {trial_number} {outcome.state.value} in {outcome.phase}: {outcome.error}{detail}")
+    logger.info(
+        "trial %d: score %.4g (%s), timings %s",
+        trial_number,
+        outcome.score.value if outcome.score else float("nan"),
+        "feasible" if outcome.feasible else "infeasible",
+        outcome.timings,
+    )
+    return outcome

@@ -1,0 +1,100 @@
+"""The tuning run: try each configuration as a trial subflow, then report the best."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from deployers import deployer_for
+from flows.trial import trial
+from tuning.outcome import TrialState
+from tuning.report import best_card, best_trial, leaderboard_rows
+from tuning.space import configurations
+from tuning.spec import TuningSpec
+from tuning.store import Store
+
+
+class NoTrialSucceeded(RuntimeError):
+    """Every trial failed; the message lists why each one did."""
+
+
+class TuneSummary(BaseModel):
+    run_id: str
+    trials: int
+    succeeded: int
+    best_trial: int | None
+    best_score: float | None
+    message: str
+
+
+def _summarise_failures(store: Store, run_id: str) -> str:
+    lines = [
+        f"trial {t.number} {t.state} in {t.phase}: {(t.error or '?').splitlines()[0]}" for t in store.trials(run_id)
+    ]
+    return "no trial succeeded:\n" + "\n".join(lines)
+
+
+@flow(name="tune", flow_run_name="{spec.name}")
+def tune(spec: TuningSpec) -> TuneSummary:
+    """Deploy, benchmark and score each configuration of the spec; report the best one that meets the SLOs."""
+    logger = get_run_logger()
+    store = Store()
+    deployer = deployer_for(spec)
+    if swept := deployer.sweep():
+        logger.warning("removed engines left by crashed runs: %s", swept)
+    configs = configurations(spec)
+    run = store.start_run(spec, prefect_flow_run_id=str(flow_run.get_id() or "") or None)
+    key = spec.name
+    logger.info("run %s: %d configurations, results in %s", run.id, len(configs), store.safe_url)
+    progress = create_progress_artifact(0.0, key=f"{key}-progress", description=f"Trials done in run {run.id}")
+    state, message, best_number = "failed", "", None
+    try:
+        for done, params in enumerate(configs, start=1):
+            trial.with_options(timeout_seconds=spec.timeouts.trial)(spec, run.id, done - 1, params, return_state=True)
+            update_progress_artifact(progress, 100.0 * done / len(configs))
+        trials = store.trials(run.id)
+        best = best_trial(trials, spec.objective.maximize)
+        best_number = best.number if best else None
+        succeeded = sum(t.state == TrialState.succeeded for t in trials)
+        if not succeeded:
+            message = _summarise_failures(store, run.id)
+            raise NoTrialSucceeded(message)
+        state = "completed"
+        message = (
+            f"best: trial {best.number} with {spec.objective.label} {best.score:.6g}"
+            if best
+            else f"{succeeded} trial(s) succeeded but none met every hard SLO"
+        )
+        return TuneSummary(
+            run_id=run.id,
+            trials=len(trials),
+            succeeded=succeeded,
+            best_trial=best_number,
+            best_score=best.score if best else None,
+            message=message,
+        )
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            state, message = "interrupted", f"interrupted ({type(exc).__name__})"
+        elif not message:
+            message = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        # Nothing may outlive the run, whatever ended it.
+        deployer.sweep(run.id)
+        store.finish_run(run.id, state, message, best_number)
+        if state != "interrupted":
+            finished = store.find_run(run.id)
+            create_table_artifact(
+                leaderboard_rows(store, finished), key=f"{key}-leaderboard", description=f"Trials of run {run.id}"
+            )
+            best = next((t for t in store.trials(run.id) if t.number == best_number), None)
+            create_markdown_artifact(best_card(store, finished, best), key=f"{key}-best", description=message)
+        logger.info("run %s %s: %s", run.id, state, message)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from deployers import Deployment, deployer_for
+from tasks.retry_policy import retry_if_transient
+from tuning.spec import Configuration, TuningSpec
+
+
+@task(name="deploy", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient, cache_policy=NO_CACHE)
+def deploy(spec: TuningSpec, run_id: str, trial_number: int, params: Configuration, workdir: str) -> Deployment:
+    """Start the engine with the trial's parameters; return its endpoint and handle without waiting."""
+    return deployer_for(spec).deploy(run_id, trial_number, params, Path(workdir))

@@ -1,0 +1,102 @@
+"""Real end-to-end runs: the vLLM CPU engine, genai-bench, Prefect and PostgreSQL, nothing stood in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from flows import NoTrialSucceeded, tune
+from tests.engine_specs import real_engine_spec
+from tuning import process_group
+from tuning.store import Store
+
+pytestmark = pytest.mark.e2e
+
+
+def _left_behind(run_id: str) -> dict[int, str]:
+    return process_group.labelled(f"servetune/{run_id}/")
+
+
+def _artifacts(keys: list[str]) -> dict[str, object]:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
+    return {a.key: a for a in found}
+
+
+def test_two_trials_are_deployed_benchmarked_scored_stored_in_postgres_and_published(
+    prefect_server: None, postgres_url: str, tiny_model: Path, engine_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVETUNE_DATABASE_URL", postgres_url)
+    spec = real_engine_spec("e2e-two", tiny_model, engine_venv)
+
+    summary = tune(spec)
+
+    assert (summary.trials, summary.succeeded) == (2, 2)
+    store = Store(postgres_url)
+    run = store.find_run(summary.run_id)
+    assert run.state == "completed" and run.best_trial == summary.best_trial is not None
+    trials = store.trials(run.id)
+    assert [t.params for t in trials] == [{"max-num-seqs": 2}, {"max-num-seqs": 4}]
+    for trial in trials:
+        assert trial.state == "succeeded" and trial.feasible is True
+        assert trial.ready_seconds and trial.benchmark_seconds and trial.score and trial.score > 0
+        assert "--max-num-seqs" in trial.command and "--enforce-eager" in trial.command
+        [round_] = store.rounds(trial.id)
+        assert (round_.scenario, round_.concurrency, round_.num_failed) == ("D(40,16)", 2, 0)
+        assert round_.output_throughput > 0 and 0 < round_.ttft_p50 <= round_.ttft_p99
+        # genai-bench's own outputs stay where the user can open them.
+        assert any(Path(trial.results_dir).glob("*.xlsx"))
+    best = max(trials, key=lambda t: t.score)
+    assert run.best_trial == best.number
+
+    artifacts = _artifacts(["e2e-two-leaderboard", "e2e-two-best", "e2e-two-progress"])
+    assert set(artifacts) == {"e2e-two-leaderboard", "e2e-two-best", "e2e-two-progress"}
+    assert f"--max-num-seqs {best.params['max-num-seqs']}" in artifacts["e2e-two-best"].data
+    assert "inf" not in str(artifacts["e2e-two-leaderboard"].data).lower().replace("info", "")
+    assert _left_behind(run.id) == {}
+
+
+def test_a_trial_that_times_out_waiting_for_ready_is_recorded_and_leaves_no_engine(
+    prefect_server: None, tiny_model: Path, engine_venv: Path
+) -> None:
+    spec = real_engine_spec(
+        "e2e-ready-timeout",
+        tiny_model,
+        engine_venv,
+        search_space={"max-num-seqs": [2]},
+        timeouts={"deploy": 30, "ready": 3, "benchmark": 300, "trial": 600},
+    )
+    with pytest.raises(NoTrialSucceeded, match="trial 0 timed_out in ready"):
+        tune(spec)
+    store = Store()
+    run = store.find_run("e2e-ready-timeout")
+    [trial] = store.trials(run.id)
+    assert (trial.state, trial.phase, run.state) == ("timed_out", "ready", "failed")
+    assert "not ready after 3s" in (trial.error or "")
+    assert trial.log_tail  # the engine's own words on what it was doing
+    assert _left_behind(run.id) == {}
+
+
+def test_a_benchmark_past_its_timeout_is_stopped_with_its_engine(
+    prefect_server: None, tiny_model: Path, engine_venv: Path
+) -> None:
+    spec = real_engine_spec(
+        "e2e-bench-timeout",
+        tiny_model,
+        engine_venv,
+        search_space={"max-num-seqs": [2]},
+        benchmark={"traffic_scenarios": ["D(40,200)"], "concurrency": [1], "max_requests_per_run": 1000},
+        timeouts={"deploy": 30, "ready": 240, "benchmark": 8, "trial": 600},
+    )
+    with pytest.raises(NoTrialSucceeded, match="trial 0 timed_out in benchmark"):
+        tune(spec)
+    store = Store()
+    run = store.find_run("e2e-bench-timeout")
+    [trial] = store.trials(run.id)
+    assert (trial.state, trial.phase) == ("timed_out", "benchmark")
+    assert 8 <= (trial.benchmark_seconds or 0) < 60
+    # Neither genai-bench (labelled .../genai-bench) nor the engine survives the timeout.
+    assert _left_behind(run.id) == {}

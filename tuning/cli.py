@@ -1,0 +1,205 @@
+"""The ``servetune`` command: validate a spec, run a tuning, and read what is stored."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from tuning.loading import SpecError, load_spec
+from tuning.space import SearchSpaceError, configurations, grid_size
+from tuning.spec import TuningSpec
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_NO_FEASIBLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+def _load(path: str) -> tuple[TuningSpec, list[dict]]:
+    spec = load_spec(path)
+    return spec, configurations(spec)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from deployers.engines import engine_adapter
+
+    spec, configs = _load(args.spec)
+    total = grid_size(spec)
+    capped = f" (capped from {total} by strategy.max_trials)" if len(configs) < total else ""
+    print(f"{args.spec}: valid")
+    engine, deployer = spec.engine.name.value, spec.deployer.kind
+    print(f"run {spec.name!r}: {engine} serving {spec.model.path} via the {deployer} deployer")
+    print(f"strategy {spec.strategy.name.value}: {len(configs)} configuration(s){capped}")
+    for number, params in enumerate(configs):
+        print(f"  trial {number}: " + (" ".join(f"{k}={v!r}" for k, v in params.items()) or "(engine defaults)"))
+    rounds = len(spec.benchmark.traffic_scenarios) * len(spec.benchmark.concurrency)
+    print(
+        f"benchmark: {rounds} round(s) per trial: scenarios {spec.benchmark.traffic_scenarios} "
+        f"x concurrency {spec.benchmark.concurrency}, {spec.benchmark.max_requests_per_run} requests each"
+    )
+    direction = "maximize" if spec.objective.maximize else "minimize"
+    print(f"objective: {direction} {spec.objective.label}, {spec.objective.aggregate.value} over rounds")
+    for slo in spec.slos:
+        print(f"slo: {slo.label} ({'hard' if slo.hard else f'soft, penalty {slo.penalty:g}'})")
+    if configs:
+        import shlex
+
+        argv = engine_adapter(spec.engine).command(spec.model, configs[0], spec.deployer.host, 8000)
+        print("first trial's engine command (port chosen at deploy time):")
+        print(f"  {shlex.join(argv)}")
+    return EXIT_OK
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    # A worker or supervisor stops us with SIGTERM: take the same path as Ctrl-C, so cleanup runs.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    spec, configs = _load(args.spec)
+    if args.name:
+        spec = spec.model_copy(update={"name": args.name})
+    from prefect.settings import PREFECT_API_URL
+
+    from flows import NoTrialSucceeded, tune
+    from tuning.report import best_card, best_trial, leaderboard_rows, text_table
+    from tuning.store import Store
+
+    where = PREFECT_API_URL.value() or "an ephemeral local Prefect server"
+    print(f"servetune: tuning {spec.name!r}: {len(configs)} configuration(s), Prefect at {where}", flush=True)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        summary = tune(spec)
+    except NoTrialSucceeded as exc:
+        print(f"servetune: run failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("servetune: interrupted; engines stopped and the run recorded as interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    store = Store()
+    run = store.find_run(summary.run_id)
+    print()
+    print(text_table(leaderboard_rows(store, run)))
+    print()
+    best = best_trial(store.trials(run.id), run.maximize)
+    print(best_card(store, run, best))
+    print(f"stored in {store.safe_url} as run {run.id}; see it again with: servetune show {run.id}")
+    return EXIT_OK if best else EXIT_NO_FEASIBLE
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from tuning.report import text_table
+    from tuning.store import Store
+
+    store = Store()
+    rows = [
+        {
+            "run": r.id,
+            "name": r.name,
+            "state": r.state,
+            "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
+            "trials": str(len(store.trials(r.id))),
+            "best": "" if r.best_trial is None else str(r.best_trial),
+            "objective": r.objective,
+        }
+        for r in store.runs(args.limit)
+    ]
+    print(text_table(rows) if rows else f"no runs stored in {store.safe_url}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from tuning.report import best_card, leaderboard_rows, text_table
+    from tuning.store import RunNotFound, Store
+
+    store = Store()
+    try:
+        run = store.find_run(args.run)
+    except RunNotFound as exc:
+        print(f"servetune: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(f"run {run.id} {run.name!r}: {run.state}; {run.engine} serving {run.model}; objective {run.objective}")
+    if run.message:
+        print(run.message)
+    print()
+    print(text_table(leaderboard_rows(store, run)))
+    trials = store.trials(run.id)
+    best = next((t for t in trials if t.number == run.best_trial), None)
+    print()
+    print(best_card(store, run, best))
+    for t in trials:
+        if t.state != "succeeded" and t.log_tail and args.logs:
+            print(f"--- trial {t.number} engine log tail ({t.log_path}) ---\n{t.log_tail}\n")
+    return EXIT_OK
+
+
+def cmd_make_model(args: argparse.Namespace) -> int:
+    from tuning.tiny_model import is_tiny_model, make_tiny_llama
+
+    out = Path(args.out).expanduser()
+    if is_tiny_model(out) and not args.force:
+        print(f"{out}: tiny model already present")
+        return EXIT_OK
+    parameters = make_tiny_llama(out, seed=args.seed)
+    print(f"{out}: tiny Llama with {parameters:,} parameters (random weights, tokenizer trained offline)")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from deployers import DEPLOYERS
+    from tuning.spec import ModelSpec
+
+    spec = TuningSpec(name="sweep", model=ModelSpec(path="unused"))
+    removed = DEPLOYERS["local"](spec).sweep(args.run)
+    print("\n".join(f"removed {label}" for label in removed) or "nothing to remove")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="servetune", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    add("validate", cmd_validate, "check a spec and print the configurations it would run").add_argument(
+        "spec", help="spec file (YAML or JSON)"
+    )
+    tune_cmd = add("tune", cmd_tune, "run the tuning flow on a spec")
+    tune_cmd.add_argument("spec", help="spec file (YAML or JSON)")
+    tune_cmd.add_argument("--name", help="run name, overriding the spec's")
+    add("runs", cmd_runs, "list stored tuning runs").add_argument("--limit", type=int, default=20)
+    show = add("show", cmd_show, "show a run's leaderboard and best configuration")
+    show.add_argument("run", help="run id, id prefix, or name (latest run of that name)")
+    show.add_argument("--logs", action="store_true", help="also print the engine log tail of failed trials")
+    make_model = add("make-model", cmd_make_model, "write a tiny random-weight Llama for tests and the quickstart")
+    make_model.add_argument("out", help="folder to write the model to")
+    make_model.add_argument("--seed", type=int, default=0)
+    make_model.add_argument("--force", action="store_true", help="rebuild even if present")
+    add("sweep", cmd_sweep, "stop engines left behind by crashed runs").add_argument(
+        "--run", help="stop every engine of this run id, even if its owner is alive"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # Machines that tune engines are often offline; Prefect's server would log a failed telemetry call.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SearchSpaceError as exc:
+        print(f"{args.spec}: invalid spec\n  {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

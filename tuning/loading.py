@@ -1,0 +1,76 @@
+"""Reading a spec file, and turning validation errors into messages a user can act on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from tuning.spec import TuningSpec
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used; ``problems`` holds one line per problem, each naming its field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid spec\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part.startswith("function-") or part in {"list[...]"}:
+            continue  # pydantic's names for validator wrappers carry no meaning for the user
+        else:
+            text += f".{part}" if text else part
+    return text or "(top level)"
+
+
+def _shows_input(item: Any) -> bool:
+    # Values under engine.env may be secrets typed in the wrong place: never echo them.
+    secret = tuple(item["loc"][:2]) == ("engine", "env")
+    return item["type"] != "missing" and "input" in item and not isinstance(item["input"], dict) and not secret
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """One line per error: where, what was wrong, and the value given."""
+    lines = []
+    for item in error.errors(include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        line = f"{_location(item['loc'])}: {message}"
+        if item["type"] == "extra_forbidden":
+            line = f"{_location(item['loc'])}: unknown field (check its spelling against docs/spec.md)"
+        elif _shows_input(item) and repr(item["input"]) not in message:
+            line += f" (given: {item['input']!r})"
+        lines.append(line)
+    return lines
+
+
+def spec_from_data(data: Any, source: str = "spec", base_dir: Path | None = None) -> TuningSpec:
+    if not isinstance(data, dict):
+        raise SpecError(source, [f"(top level): expected a mapping of sections, got {type(data).__name__}"])
+    try:
+        return TuningSpec.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise SpecError(source, describe_validation_error(exc)) from None
+
+
+def load_spec(path: str | Path) -> TuningSpec:
+    """Load a YAML or JSON spec; relative paths inside it are taken from the spec file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(str(path), [f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
+    return spec_from_data(data, str(path), base_dir=path.resolve().parent)

@@ -1,0 +1,44 @@
+"""What became of a trial: the typed value a trial flow returns and the store records."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from tuning.scoring import Score
+from tuning.spec import Configuration
+
+
+class TrialState(StrEnum):
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    timed_out = "timed_out"
+    interrupted = "interrupted"
+
+
+class Phase(StrEnum):
+    deploy = "deploy"
+    ready = "ready"
+    benchmark = "benchmark"
+    score = "score"
+    cleanup = "cleanup"
+
+
+class TrialOutcome(BaseModel):
+    number: int
+    params: Configuration
+    state: TrialState
+    phase: Phase | None = Field(default=None, description="The phase the trial stopped in, if it failed")
+    error: str | None = None
+    score: Score | None = None
+    command: list[str] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds spent in each phase")
+    log_path: str | None = None
+    log_tail: str | None = None
+    results_dir: str | None = None
+
+    @property
+    def feasible(self) -> bool:
+        return self.state is TrialState.succeeded and self.score is not None and self.score.feasible

