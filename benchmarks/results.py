@@ -25,7 +25,12 @@ def _finite(value: Any, where: str) -> float:
 
 
 def parse_round(path: Path) -> RoundMetrics:
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ResultParseError(
+            f"{path.name}: not valid JSON ({exc}); was genai-bench stopped while writing it?"
+        ) from None
     try:
         agg = data["aggregated_metrics"]
         stats = agg["stats"]

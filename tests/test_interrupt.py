@@ -45,9 +45,14 @@ def test_ctrl_c_mid_trial_stops_the_engine_and_records_the_trial_as_interrupted(
         start_new_session=True,
     )
     try:
-        _wait_for(lambda: process_group.labelled("servetune/") and any(
-            label.endswith(f"/{cli.pid}") for label in process_group.labelled("servetune/").values()
-        ), 120, "the trial's engine to start")
+        _wait_for(
+            lambda: (
+                process_group.labelled("servetune/")
+                and any(label.endswith(f"/{cli.pid}") for label in process_group.labelled("servetune/").values())
+            ),
+            120,
+            "the trial's engine to start",
+        )
         os.killpg(cli.pid, signal.SIGINT)
         output, _ = cli.communicate(timeout=120)
     finally:

@@ -45,8 +45,11 @@ def test_a_run_its_trials_and_rounds_round_trip(database_url: str) -> None:
         penalty=0.05,
         feasible=True,
         maximize=True,
-        violations=[SLOViolation(slo="ttft p90 <= 1s", scenario="D(100,100)", concurrency=4, observed=1.05,
-                                 limit=1.0, hard=False)],
+        violations=[
+            SLOViolation(
+                slo="ttft p90 <= 1s", scenario="D(100,100)", concurrency=4, observed=1.05, limit=1.0, hard=False
+            )
+        ],
     )
     outcome = TrialOutcome(
         number=0,

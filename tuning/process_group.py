@@ -128,14 +128,18 @@ def stop(pgid: int, label: str, grace: float) -> bool:
     return True
 
 
-def tail(path: Path, lines: int = 60) -> str:
-    """The last ``lines`` lines of a log file ('' if it does not exist)."""
+def tail(path: Path, lines: int = 60, max_bytes: int = 1 << 20) -> str:
+    """The last ``lines`` lines of a log file ('' if it does not exist), reading at most ``max_bytes``."""
     try:
         with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 256 * lines))
-            data = handle.read().decode(errors="replace")
+            end = handle.seek(0, os.SEEK_END)
+            start, block = end, 8192
+            data = b""
+            # Read backwards until enough lines are in hand; engine logs have very long lines (config dumps).
+            while start > 0 and data.count(b"\n") <= lines and end - start < max_bytes:
+                start = max(0, start - block)
+                handle.seek(start)
+                data = handle.read(end - start)
     except OSError:
         return ""
-    return "\n".join(data.splitlines()[-lines:])
+    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])

@@ -87,6 +87,10 @@ def score(rounds: list[RoundMetrics], objective: ObjectiveSpec, slos: list[SLOSp
         worst_excess = 0.0
         for round_ in rounds:
             observed = slo_value(round_, slo)
+            if not math.isfinite(observed):
+                raise ScoringError(
+                    f"{slo.label} cannot be checked: {round_.scenario} x{round_.concurrency} has {observed}"
+                )
             if observed > slo.max:
                 violations.append(
                     SLOViolation(

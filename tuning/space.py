@@ -31,8 +31,16 @@ def dimension_values(name: str, dimension: Dimension) -> list[bool | int | float
     return [round(dimension.low + i * dimension.step, 12) for i in range(count)]
 
 
+def _dimension_size(name: str, dimension: Dimension) -> int:
+    if dimension.is_int_range and not dimension.log:
+        assert dimension.low is not None and dimension.high is not None
+        return len(range(int(dimension.low), int(dimension.high) + 1, int(dimension.step or 1)))
+    return len(dimension_values(name, dimension))
+
+
 def grid_size(spec: TuningSpec) -> int:
-    return math.prod(len(dimension_values(n, d)) for n, d in spec.search_space.items())
+    """How many configurations the grid holds, counted without building it."""
+    return math.prod(_dimension_size(n, d) for n, d in spec.search_space.items())
 
 
 def grid(spec: TuningSpec) -> list[Configuration]:

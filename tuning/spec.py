@@ -45,22 +45,38 @@ _RUN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 def _check_flag_name(name: str) -> str:
+    """The flag's canonical spelling: engines accept ``max_num_seqs`` for ``max-num-seqs``; servetune keeps one."""
     if name.startswith("-"):
         raise ValueError(f"write the engine flag without leading dashes: {name.lstrip('-')!r}, not {name!r}")
     if not _FLAG_NAME.match(name):
         raise ValueError(f"{name!r} is not an engine flag name (letters, digits, '-', '_' and '.')")
-    return name
+    return name.replace("_", "-")
+
+
+def _canonical_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    canonical: dict[str, Any] = {}
+    for name, value in flags.items():
+        key = _check_flag_name(name)
+        if key in canonical:
+            raise ValueError(f"{name!r} is the same flag as {key!r}, given twice")
+        canonical[key] = value
+    return canonical
 
 
 def _resolve_path(value: str | None, info: ValidationInfo) -> str | None:
-    """Expand ``~`` and make relative paths absolute against the spec file's folder, when there is one."""
+    """Expand ``~``; make ``./`` and ``../`` paths absolute against the spec file's folder, when there is one.
+
+    Anything else is left as written: ``org/model`` is a hub id, not a relative path. Symlinks are kept, so
+    a linked model folder keeps its own name.
+    """
     if value is None:
         return None
-    path = Path(value).expanduser()
+    if value.startswith("~"):
+        return os.path.expanduser(value)
     base = (info.context or {}).get("base_dir")
-    if not path.is_absolute() and base is not None and (value.startswith(".") or os.sep in value):
-        path = Path(base) / path
-    return str(path.resolve()) if path.is_absolute() else value
+    if value.startswith(("./", "../")) or value in (".", ".."):
+        return os.path.normpath(os.path.join(base or os.getcwd(), value))
+    return value
 
 
 class ModelSpec(StrictModel):
@@ -134,9 +150,7 @@ class EngineSpec(StrictModel):
     @field_validator("args")
     @classmethod
     def _flag_names(cls, args: dict[str, Any]) -> dict[str, Any]:
-        for name in args:
-            _check_flag_name(name)
-        return args
+        return _canonical_flags(args)
 
     @field_validator("env")
     @classmethod
@@ -433,9 +447,7 @@ class TuningSpec(StrictModel):
     @field_validator("search_space")
     @classmethod
     def _space_flag_names(cls, space: dict[str, Dimension]) -> dict[str, Dimension]:
-        for name in space:
-            _check_flag_name(name)
-        return space
+        return _canonical_flags(space)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
