@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+    TaskRunFilter,
+    TaskRunFilterFlowRunId,
+)
 
 from flows import NoTrialSucceeded, tune
 from tests.engine_specs import real_engine_spec
@@ -24,6 +31,23 @@ def _artifacts(keys: list[str]) -> dict[str, object]:
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
     return {a.key: a for a in found}
+
+
+def _trial_runs_in_prefect(tune_flow_run_id: str) -> dict[str, list[str]]:
+    """Names of the tune run's subflow runs, each with the names of its task runs."""
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[tune_flow_run_id]))
+        )
+        return {
+            child.name: sorted(
+                t.name.rsplit("-", 1)[0]
+                for t in client.read_task_runs(
+                    task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[child.id]))
+                )
+            )
+            for child in children
+        }
 
 
 def test_two_trials_are_deployed_benchmarked_scored_stored_in_postgres_and_published(
@@ -56,6 +80,9 @@ def test_two_trials_are_deployed_benchmarked_scored_stored_in_postgres_and_publi
     assert set(artifacts) == {"e2e-two-leaderboard", "e2e-two-best", "e2e-two-progress"}
     assert f"--max-num-seqs {best.params['max-num-seqs']}" in artifacts["e2e-two-best"].data
     assert "inf" not in str(artifacts["e2e-two-leaderboard"].data).lower().replace("info", "")
+    # In Prefect: one trial subflow run per configuration under the tune run, each made of the tasks.
+    phases = ["benchmark", "cleanup", "deploy", "record_trial_outcome", "record_trial_start", "score", "wait_ready"]
+    assert _trial_runs_in_prefect(run.prefect_flow_run_id) == {"trial-0": phases, "trial-1": phases}
     assert _left_behind(run.id) == {}
 
 
