@@ -228,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     except SearchSpaceError as exc:
         print(f"{args.spec}: invalid spec\n  {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader (say `| head`) has gone; stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":
