@@ -59,8 +59,20 @@ class Deployer(abc.ABC):
         return f"servetune/{run_id}/trial-{trial_number}"
 
     @abc.abstractmethod
-    def deploy(self, run_id: str, trial_number: int, params: Configuration, workdir: Path) -> Deployment:
-        """Start the engine with ``params``; return at once, without waiting for readiness."""
+    def deploy(
+        self,
+        run_id: str,
+        trial_number: int,
+        params: Configuration,
+        workdir: Path,
+        devices: list[str] | None = None,
+    ) -> Deployment:
+        """Start the engine with ``params`` on ``devices`` (accelerator ids chosen by the allocator, None on a
+        CPU); return at once, without waiting for readiness."""
+
+    @abc.abstractmethod
+    def preview_command(self, params: Configuration) -> list[str]:
+        """The argv this deployer would run for ``params`` (what `servetune validate` shows)."""
 
     @abc.abstractmethod
     def is_running(self, deployment: Deployment) -> bool:

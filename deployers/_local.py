@@ -51,6 +51,7 @@ class LocalDeployer(Deployer):
 
     @property
     def settings(self) -> LocalDeployerSpec:
+        assert isinstance(self.spec.deployer, LocalDeployerSpec)
         return self.spec.deployer
 
     def engine_env(self) -> dict[str, str]:
@@ -59,7 +60,17 @@ class LocalDeployer(Deployer):
         env |= self.engine.env() | self.spec.engine.env
         return no_proxy_env(env, [self.settings.host])
 
-    def deploy(self, run_id: str, trial_number: int, params: Configuration, workdir: Path) -> Deployment:
+    def preview_command(self, params: Configuration) -> list[str]:
+        return self.engine.command(self.spec.model, params, self.settings.host, 8000)
+
+    def deploy(
+        self,
+        run_id: str,
+        trial_number: int,
+        params: Configuration,
+        workdir: Path,
+        devices: list[str] | None = None,
+    ) -> Deployment:
         interpreter = Path(self.spec.engine.interpreter)
         if interpreter.is_absolute() and not interpreter.exists():
             raise DeployError(
@@ -73,7 +84,10 @@ class LocalDeployer(Deployer):
         label = f"{self.label(run_id, trial_number)}/{os.getpid()}"
         log_path = workdir / "engine.log"
         try:
-            pid = process_group.start(argv, log_path, self.engine_env(), label=label, cwd=workdir)
+            env = self.engine_env()
+            if devices is not None:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+            pid = process_group.start(argv, log_path, env, label=label, cwd=workdir)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.ENOMEM):
                 raise TransientDeployError(f"could not start the engine: {exc}") from exc

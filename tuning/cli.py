@@ -23,7 +23,7 @@ def _load(path: str) -> tuple[TuningSpec, list[dict]]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from deployers.engines import engine_adapter
+    from deployers import deployer_for
 
     spec, configs = _load(args.spec)
     total = grid_size(spec)
@@ -46,7 +46,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if configs:
         import shlex
 
-        argv = engine_adapter(spec.engine).command(spec.model, configs[0], spec.deployer.host, 8000)
+        argv = deployer_for(spec).preview_command(configs[0])
         print("first trial's engine command (port chosen at deploy time):")
         print(f"  {shlex.join(argv)}")
     return EXIT_OK

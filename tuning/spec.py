@@ -16,9 +16,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PositiveFloat,
     PositiveInt,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -184,6 +186,49 @@ class LocalDeployerSpec(StrictModel):
     stop_grace: PositiveFloat = Field(
         default=15.0, description="Seconds between SIGTERM and SIGKILL when stopping the engine."
     )
+
+
+class DockerDeployerSpec(StrictModel):
+    """Run the engine in a Docker container (a Docker daemon; for GPUs, the NVIDIA container toolkit)."""
+
+    kind: Literal["docker"] = Field(description="Which deployer runs the engine.")
+    image: str = Field(
+        description="Engine image, tag included; a registry host with a port is fine.",
+        examples=["vllm/vllm-openai:v0.11.0", "registry.example.com:5000/lmsysorg/sglang:v0.5.3"],
+    )
+    stop_grace: PositiveFloat = Field(
+        default=30.0, description="Seconds the container gets to stop before it is killed."
+    )
+
+
+class OmeDeployerSpec(StrictModel):
+    """Run the engine on Kubernetes as an OME InferenceService."""
+
+    kind: Literal["ome"] = Field(description="Which deployer runs the engine.")
+    namespace: str = Field(default="default", description="Namespace the InferenceServices are created in.")
+    base_model: str = Field(description="Name of the OME ClusterBaseModel to serve.", examples=["llama-3-1-8b"])
+    serving_runtime: str = Field(
+        description="Name of the OME ClusterServingRuntime that runs the engine.", examples=["srt-llama-3-1-8b"]
+    )
+
+
+def _deployer_kind(data: Any) -> str:
+    # `kind` may be left out for the local deployer, the default.
+    if isinstance(data, dict):
+        return str(data.get("kind", "local"))
+    return str(getattr(data, "kind", "local"))
+
+
+DeployerSpec = Annotated[
+    Annotated[LocalDeployerSpec, Tag("local")]
+    | Annotated[DockerDeployerSpec, Tag("docker")]
+    | Annotated[OmeDeployerSpec, Tag("ome")],
+    Discriminator(
+        _deployer_kind,
+        custom_error_type="deployer_kind",
+        custom_error_message="deployer.kind must be 'local', 'docker' or 'ome'",
+    ),
+]
 
 
 class Dimension(StrictModel):
@@ -425,7 +470,7 @@ class TuningSpec(StrictModel):
     description: str = Field(default="", description="Free text shown with the run.")
     model: ModelSpec
     engine: EngineSpec = Field(default_factory=EngineSpec)
-    deployer: LocalDeployerSpec = Field(default_factory=LocalDeployerSpec)
+    deployer: DeployerSpec = Field(default_factory=LocalDeployerSpec, description="Where the engine runs.")
     search_space: dict[str, Dimension] = Field(
         default_factory=dict,
         description="Engine flags to vary (without dashes), each a list of values or a range.",

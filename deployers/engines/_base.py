@@ -35,8 +35,21 @@ class EngineAdapter(abc.ABC):
         return {**self.spec.args, **params}
 
     @abc.abstractmethod
+    def launcher(self) -> list[str]:
+        """The argv prefix that starts the engine's server from its local environment (engine.venv/python)."""
+
+    @abc.abstractmethod
+    def server_args(
+        self, model: ModelSpec, params: Configuration, host: str, port: int, model_path: str | None = None
+    ) -> list[str]:
+        """The server's own arguments: what a container image's entrypoint takes.
+
+        ``model_path`` replaces ``model.path`` where the model is seen under another path (a container mount).
+        """
+
     def command(self, model: ModelSpec, params: Configuration, host: str, port: int) -> list[str]:
-        """The argv that launches the engine serving ``model`` with ``params`` on ``host:port``."""
+        """The full argv that launches the engine serving ``model`` with ``params`` on ``host:port``."""
+        return self.launcher() + self.server_args(model, params, host, port)
 
     def env(self) -> dict[str, str]:
         """Variables the engine needs beyond the user's ``engine.env``."""

@@ -19,10 +19,14 @@ class VllmAdapter(EngineAdapter):
     name: ClassVar[str] = "vllm"
     api_backend: ClassVar[str] = "vllm"
 
-    def command(self, model: ModelSpec, params: Configuration, host: str, port: int) -> list[str]:
+    def launcher(self) -> list[str]:
+        return [self.spec.interpreter, "-m", "vllm.entrypoints.openai.api_server"]
+
+    def server_args(
+        self, model: ModelSpec, params: Configuration, host: str, port: int, model_path: str | None = None
+    ) -> list[str]:
         argv = [
-            self.spec.interpreter, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", model.path,
+            "--model", model_path or model.path,
             "--served-model-name", model.name,
             "--host", host,
             "--port", str(port),
