@@ -128,3 +128,25 @@ def test_a_benchmark_past_its_timeout_is_stopped_with_its_engine(
     assert 8 <= (trial.benchmark_seconds or 0) < 60
     # Neither genai-bench (labelled .../genai-bench) nor the engine survives the timeout.
     assert _left_behind(run.id) == {}
+
+
+def test_a_trial_past_its_whole_trial_timeout_is_stopped_mid_benchmark(
+    prefect_server: None, tiny_model: Path, engine_venv: Path
+) -> None:
+    """The trial's own limit (Prefect's flow timeout) cuts a benchmark that its phase limit would allow."""
+    spec = real_engine_spec(
+        "e2e-trial-timeout",
+        tiny_model,
+        engine_venv,
+        search_space={"max-num-seqs": [2]},
+        benchmark={"traffic_scenarios": ["D(40,200)"], "concurrency": [1], "max_requests_per_run": 1000},
+        timeouts={"deploy": 5, "ready": 90, "benchmark": 600, "trial": 95},
+    )
+    with pytest.raises(NoTrialSucceeded, match="trial 0 timed_out"):
+        tune(spec)
+    store = Store()
+    run = store.find_run("e2e-trial-timeout")
+    [trial] = store.trials(run.id)
+    assert trial.state == "timed_out"
+    assert 95 <= (trial.total_seconds or 0) < 95 + 60
+    assert _left_behind(run.id) == {}
