@@ -16,9 +16,9 @@ from deployers import deployer_for
 from flows.trial import trial
 from tuning.outcome import TrialState
 from tuning.report import best_card, best_trial, leaderboard_rows
-from tuning.space import configurations
+from tuning.search import Search, hard_slo_constraints
 from tuning.spec import TuningSpec
-from tuning.store import Store
+from tuning.store import Store, Trial
 
 
 class NoTrialSucceeded(RuntimeError):
@@ -41,6 +41,17 @@ def _summarise_failures(store: Store, run_id: str) -> str:
     return "no trial succeeded:\n" + "\n".join(lines)
 
 
+def _tell(search: Search, recorded: Trial | None, number: int) -> None:
+    """Tell the study how a trial ended, as the store recorded it."""
+    if recorded is not None and recorded.state == TrialState.succeeded and recorded.score is not None:
+        search.tell_value(number, recorded.score, recorded.constraints)
+        return
+    search.tell_failed(number)
+    # Prefect hands a subflow's Ctrl-C back as a Crashed state; the store says what really happened.
+    if recorded is None or recorded.state == TrialState.interrupted:
+        raise KeyboardInterrupt(f"trial {number} was interrupted")
+
+
 @flow(name="tune", flow_run_name="{spec.name}")
 def tune(spec: TuningSpec) -> TuneSummary:
     """Deploy, benchmark and score each configuration of the spec; report the best one that meets the SLOs."""
@@ -49,19 +60,25 @@ def tune(spec: TuningSpec) -> TuneSummary:
     deployer = deployer_for(spec)
     if swept := deployer.sweep():
         logger.warning("removed engines left by crashed runs: %s", swept)
-    configs = configurations(spec)
     run = store.start_run(spec, prefect_flow_run_id=str(flow_run.get_id() or "") or None)
+    search = Search(spec, study_name=f"servetune-{run.id}", storage_url=store.url)
     key = spec.name
-    logger.info("run %s: %d configurations, results in %s", run.id, len(configs), store.safe_url)
+    logger.info(
+        "run %s: %s search, up to %d trials, results in %s", run.id, spec.strategy.name, search.budget, store.safe_url
+    )
     progress = create_progress_artifact(0.0, key=f"{key}-progress", description=f"Trials done in run {run.id}")
     state, message, best_number = "failed", "", None
     try:
-        for done, params in enumerate(configs, start=1):
-            trial.with_options(timeout_seconds=spec.timeouts.trial)(spec, run.id, done - 1, params, return_state=True)
-            # Prefect hands a subflow's Ctrl-C back as a Crashed state; the store says what really happened.
-            if store.trial_state(run.id, done - 1) == TrialState.interrupted:
-                raise KeyboardInterrupt(f"trial {done - 1} was interrupted")
-            update_progress_artifact(progress, 100.0 * done / len(configs))
+        while (asked := search.ask()) is not None:
+            number, params = asked
+            if (earlier := search.measured(params)) is not None:
+                logger.info("trial %d repeats trial %d's configuration; reusing its result", number, earlier.number)
+                store.record_repeat(run.id, number, params, earlier.number)
+                search.tell_value(number, earlier.value, hard_slo_constraints(earlier))
+            else:
+                trial.with_options(timeout_seconds=spec.timeouts.trial)(spec, run.id, number, params, return_state=True)
+                _tell(search, store.trial(run.id, number), number)
+            update_progress_artifact(progress, 100.0 * (number + 1) / search.budget)
         trials = store.trials(run.id)
         best = best_trial(trials, spec.objective.maximize)
         best_number = best.number if best else None

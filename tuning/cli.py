@@ -12,28 +12,46 @@ from types import FrameType
 
 from tuning.loading import SpecError, load_spec
 from tuning.space import SearchSpaceError, configurations, grid_size
-from tuning.spec import TuningSpec
+from tuning.spec import StrategyName, TuningSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_NO_FEASIBLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def _load(path: str) -> tuple[TuningSpec, list[dict]]:
+    """The spec, and the configurations it will run when they are known in advance (the grid)."""
     spec = load_spec(path)
-    return spec, configurations(spec)
+    if spec.strategy.name is StrategyName.grid:
+        return spec, configurations(spec)
+    from tuning.search import distribution
+
+    for name, dimension in spec.search_space.items():
+        distribution(name, dimension, walk_grid=False)  # a sampler must be able to draw from every dimension
+    return spec, []
+
+
+def _params_text(params: dict) -> str:
+    return " ".join(f"{k}={v!r}" for k, v in params.items()) or "(engine defaults)"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from deployers import deployer_for
 
     spec, configs = _load(args.spec)
-    total = grid_size(spec)
-    capped = f" (capped from {total} by strategy.max_trials)" if len(configs) < total else ""
     print(f"{args.spec}: valid")
     engine, deployer = spec.engine.name.value, spec.deployer.kind
     print(f"run {spec.name!r}: {engine} serving {spec.model.path} via the {deployer} deployer")
-    print(f"strategy {spec.strategy.name.value}: {len(configs)} configuration(s){capped}")
-    for number, params in enumerate(configs):
-        print(f"  trial {number}: " + (" ".join(f"{k}={v!r}" for k, v in params.items()) or "(engine defaults)"))
+    if configs:
+        total = grid_size(spec)
+        capped = f" (capped from {total} by strategy.max_trials)" if len(configs) < total else ""
+        print(f"strategy grid: {len(configs)} configuration(s){capped}")
+        for number, params in enumerate(configs):
+            print(f"  trial {number}: {_params_text(params)}")
+    else:
+        budget = spec.strategy.budget(0)
+        print(f"strategy {spec.strategy.name.value}: up to {budget} trials sampled from")
+        for name, dimension in spec.search_space.items():
+            shown = dimension.values if dimension.values is not None else dimension.model_dump(exclude_none=True)
+            print(f"  {name}: {shown}")
     rounds = len(spec.benchmark.traffic_scenarios) * len(spec.benchmark.concurrency)
     print(
         f"benchmark: {rounds} round(s) per trial: scenarios {spec.benchmark.traffic_scenarios} "
@@ -43,10 +61,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"objective: {direction} {spec.objective.label}, {spec.objective.aggregate.value} over rounds")
     for slo in spec.slos:
         print(f"slo: {slo.label} ({'hard' if slo.hard else f'soft, penalty {slo.penalty:g}'})")
-    if configs:
+    first = configs[0] if configs else None
+    if first is not None:
         import shlex
 
-        argv = deployer_for(spec).preview_command(configs[0])
+        argv = deployer_for(spec).preview_command(first)
         print("first trial's engine command (port chosen at deploy time):")
         print(f"  {shlex.join(argv)}")
     return EXIT_OK
@@ -90,7 +109,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     where = PREFECT_API_URL.value()
     if not where:
         where = f"{_start_prefect_server_shielded_from_ctrl_c()} (temporary; set PREFECT_API_URL to keep runs)"
-    print(f"servetune: tuning {spec.name!r}: {len(configs)} configuration(s), Prefect at {where}", flush=True)
+    budget = len(configs) if configs else spec.strategy.budget(0)
+    print(f"servetune: tuning {spec.name!r}: up to {budget} trial(s), Prefect at {where}", flush=True)
     try:
         summary = tune(spec)
     except NoTrialSucceeded as exc:

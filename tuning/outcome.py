@@ -16,6 +16,7 @@ class TrialState(StrEnum):
     failed = "failed"
     timed_out = "timed_out"
     interrupted = "interrupted"
+    repeated = "repeated"
 
 
 class Phase(StrEnum):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from statistics import fmean
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from benchmarks.metrics import RoundMetrics
 from tuning.spec import Aggregate, ObjectiveMetric, ObjectiveSpec, SLOMetric, SLOSpec
@@ -45,6 +45,11 @@ class Score(BaseModel):
     feasible: bool
     maximize: bool
     violations: list[SLOViolation]
+    constraints: list[float] = Field(
+        default_factory=list,
+        description="Per hard SLO, the worst round's signed relative excess: <= 0 met, > 0 broken by that much. "
+        "What a constrained sampler learns the feasible region from.",
+    )
 
 
 def objective_of_round(round_: RoundMetrics, objective: ObjectiveSpec, gpus: int) -> float:
@@ -70,6 +75,10 @@ def _excess(observed: float, limit: float) -> float:
     return (observed - limit) / limit if limit > 0 else observed
 
 
+def _signed_excess(observed: float, limit: float) -> float:
+    return (observed - limit) / limit if limit > 0 else observed - limit
+
+
 def _aggregate(values: list[float], aggregate: Aggregate, maximize: bool) -> float:
     if aggregate is Aggregate.mean:
         return fmean(values)
@@ -83,6 +92,7 @@ def score(rounds: list[RoundMetrics], objective: ObjectiveSpec, slos: list[SLOSp
         raise ScoringError("the benchmark produced no rounds to score")
     violations: list[SLOViolation] = []
     penalty = 0.0
+    constraints: list[float] = []
     for slo in slos:
         worst_excess = 0.0
         for round_ in rounds:
@@ -103,7 +113,9 @@ def score(rounds: list[RoundMetrics], objective: ObjectiveSpec, slos: list[SLOSp
                     )
                 )
                 worst_excess = max(worst_excess, _excess(observed, slo.max))
-        if not slo.hard:
+        if slo.hard:
+            constraints.append(max(_signed_excess(slo_value(r, slo), slo.max) for r in rounds))
+        else:
             penalty += slo.penalty * worst_excess
     raw = _aggregate([objective_of_round(r, objective, gpus) for r in rounds], objective.aggregate, objective.maximize)
     if not math.isfinite(raw):
@@ -116,4 +128,5 @@ def score(rounds: list[RoundMetrics], objective: ObjectiveSpec, slos: list[SLOSp
         feasible=not any(v.hard for v in violations),
         maximize=objective.maximize,
         violations=violations,
+        constraints=constraints,
     )

@@ -61,6 +61,7 @@ class Trial(SQLModel, table=True):
     objective_value: float | None = None
     penalty: float | None = None
     violations: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    constraints: list[float] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     error: str | None = None
     command: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     deploy_seconds: float | None = None
@@ -156,6 +157,7 @@ class Store:
             trial.objective_value = score.objective_value if score else None
             trial.penalty = score.penalty if score else None
             trial.violations = [v.model_dump() for v in score.violations] if score else []
+            trial.constraints = score.constraints if score else []
             for phase in ("deploy", "ready", "benchmark", "cleanup", "total"):
                 setattr(trial, f"{phase}_seconds", outcome.timings.get(phase))
             trial.finished_at = _now()
@@ -172,10 +174,26 @@ class Store:
         query = select(Trial).where(Trial.run_id == run_id, Trial.number == number)
         return session.exec(query).first()
 
-    def trial_state(self, run_id: str, number: int) -> str | None:
+    def trial(self, run_id: str, number: int) -> Trial | None:
         with Session(self.engine) as session:
-            trial = self._trial(session, run_id, number)
-            return trial.state if trial else None
+            return self._trial(session, run_id, number)
+
+    def record_repeat(self, run_id: str, number: int, params: dict[str, Any], earlier: int) -> None:
+        """A configuration the search asked for again: recorded, not run; the earlier result stands."""
+        with Session(self.engine) as session:
+            now = _now()
+            session.add(
+                Trial(
+                    run_id=run_id,
+                    number=number,
+                    params=params,
+                    state=TrialState.repeated.value,
+                    error=f"same configuration as trial {earlier}; its result was reused",
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
+            session.commit()
 
     def runs(self, limit: int = 20) -> list[TuningRun]:
         with Session(self.engine) as session:

@@ -1,0 +1,118 @@
+"""The search on Optuna: strategies, storage beside servetune's tables, constraints, failures, repeats."""
+
+from __future__ import annotations
+
+import sqlalchemy
+from optuna.trial import TrialState
+
+from tuning.search import CONSTRAINTS_ATTR, Search
+from tuning.spec import TuningSpec
+
+
+def _spec(strategy: dict, space: dict) -> TuningSpec:
+    return TuningSpec.model_validate(
+        {"name": "search-test", "model": {"path": "/models/m"}, "search_space": space, "strategy": strategy}
+    )
+
+
+def _drain(search: Search, value_of=lambda params: 1.0) -> list[dict]:
+    asked = []
+    while (next_ := search.ask()) is not None:
+        number, params = next_
+        asked.append(params)
+        search.tell_value(number, value_of(params), [])
+    return asked
+
+
+def test_grid_walks_every_configuration_in_order_then_stops(database_url: str) -> None:
+    spec = _spec({"name": "grid"}, {"max-num-seqs": [1, 8], "enforce-eager": [True, False]})
+    search = Search(spec, "grid-order", database_url)
+    assert _drain(search) == [
+        {"max-num-seqs": 1, "enforce-eager": True},
+        {"max-num-seqs": 1, "enforce-eager": False},
+        {"max-num-seqs": 8, "enforce-eager": True},
+        {"max-num-seqs": 8, "enforce-eager": False},
+    ]
+    assert search.ask() is None
+
+
+def test_the_study_lives_in_the_same_database_as_servetunes_tables(database_url: str) -> None:
+    from tuning.store import Store
+
+    Store(database_url)
+    Search(_spec({"name": "grid"}, {"max-num-seqs": [1]}), "same-db", database_url)
+    tables = set(sqlalchemy.inspect(sqlalchemy.create_engine(database_url)).get_table_names())
+    assert {"tuning_run", "trial", "benchmark_round", "studies", "trials"} <= tables
+
+
+def test_random_draws_typed_values_within_the_ranges_and_respects_the_budget(database_url: str) -> None:
+    spec = _spec(
+        {"name": "random", "max_trials": 12, "seed": 1},
+        {
+            "max-num-seqs": {"low": 8, "high": 256, "log": True},
+            "gpu-memory-utilization": {"low": 0.5, "high": 0.9, "step": 0.1},
+            "schedule-policy": ["fcfs", "lpm"],
+            "enforce-eager": [True, False],
+        },
+    )
+    asked = _drain(Search(spec, "random-types", database_url))
+    assert len(asked) == 12
+    for params in asked:
+        assert type(params["max-num-seqs"]) is int and 8 <= params["max-num-seqs"] <= 256
+        assert type(params["gpu-memory-utilization"]) is float and 0.5 <= params["gpu-memory-utilization"] <= 0.9
+        assert params["schedule-policy"] in ("fcfs", "lpm")
+        assert type(params["enforce-eager"]) is bool
+
+
+def test_samplers_default_to_twenty_trials() -> None:
+    assert _spec({"name": "tpe"}, {"max-num-seqs": [1, 2]}).strategy.budget(0) == 20
+
+
+def test_a_failed_trial_is_told_as_failed_not_as_infinity(database_url: str) -> None:
+    search = Search(_spec({"name": "grid"}, {"max-num-seqs": [1, 2]}), "failed", database_url)
+    number, _ = search.ask()
+    search.tell_failed(number)
+    frozen = search.study.trials[number]
+    assert frozen.state is TrialState.FAIL and frozen.values is None
+
+
+def test_hard_slo_constraints_are_stored_for_the_sampler(database_url: str) -> None:
+    search = Search(_spec({"name": "tpe", "seed": 0}, {"max-num-seqs": [1, 2, 4]}), "constraints", database_url)
+    number, _ = search.ask()
+    search.tell_value(number, 100.0, [0.25])
+    assert search.study.trials[0].user_attrs[CONSTRAINTS_ATTR] == [0.25]
+
+
+def test_tpe_finds_the_best_feasible_configuration_with_slos_as_constraints(database_url: str) -> None:
+    """Throughput rises with max-num-seqs, but past 40 the latency SLO breaks: the best feasible is 40."""
+    spec = _spec({"name": "tpe", "max_trials": 30, "seed": 3}, {"max-num-seqs": {"low": 1, "high": 64}})
+    search = Search(spec, "tpe-constrained", database_url)
+    feasible = []
+    while (next_ := search.ask()) is not None:
+        number, params = next_
+        seqs = params["max-num-seqs"]
+        search.tell_value(number, float(seqs), [(seqs - 40) / 40])
+        if seqs <= 40:
+            feasible.append(seqs)
+    assert max(feasible) >= 38
+    late = [t.params["max-num-seqs"] for t in search.study.trials[15:]]
+    assert sum(s > 40 for s in late) < len(late) / 2, "TPE should learn to stay out of the infeasible region"
+
+
+def test_a_repeated_configuration_is_recognised_so_its_result_can_be_reused(database_url: str) -> None:
+    search = Search(
+        _spec({"name": "random", "max_trials": 6, "seed": 0}, {"enforce-eager": [True, False]}), "repeats", database_url
+    )
+    seen: dict[bool, int] = {}
+    repeats = 0
+    while (next_ := search.ask()) is not None:
+        number, params = next_
+        earlier = search.measured(params)
+        if params["enforce-eager"] in seen:
+            assert earlier is not None and earlier.number == seen[params["enforce-eager"]]
+            repeats += 1
+        else:
+            assert earlier is None
+            seen[params["enforce-eager"]] = number
+        search.tell_value(number, 1.0, [])
+    assert repeats >= 4  # six draws from two values
