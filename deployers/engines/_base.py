@@ -26,6 +26,9 @@ class EngineAdapter(abc.ABC):
     #: genai-bench's ``--api-backend`` for this engine.
     api_backend: ClassVar[str]
     health_path: ClassVar[str] = "/health"
+    #: The argv prefix that starts the server inside the engine's container image. A container deployer sets
+    #: it as the entrypoint explicitly rather than trusting the image's own ENTRYPOINT.
+    container_launcher: ClassVar[list[str]]
 
     def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec

@@ -18,6 +18,7 @@ def _int_param(params: Configuration, *names: str) -> int:
 class VllmAdapter(EngineAdapter):
     name: ClassVar[str] = "vllm"
     api_backend: ClassVar[str] = "vllm"
+    container_launcher: ClassVar[list[str]] = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
 
     def launcher(self) -> list[str]:
         return [self.spec.interpreter, "-m", "vllm.entrypoints.openai.api_server"]
