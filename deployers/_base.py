@@ -87,8 +87,9 @@ class Deployer(abc.ABC):
         """Stop and remove the engine; safe to call twice. True if something was still running."""
 
     @abc.abstractmethod
-    def sweep(self, run_id: str | None = None) -> list[str]:
-        """Remove engines left behind by crashed runs (or by ``run_id``), found by their labels."""
+    def sweep(self, run_id: str | None = None, include_live_owners: bool = False) -> list[str]:
+        """Remove engines whose owning servetune process is gone (of ``run_id``, or of any run), found by their
+        labels; with ``include_live_owners``, the run's engines whatever their owner. Returns what went."""
 
     def wait_ready(self, deployment: Deployment, timeout: float) -> float:
         """Block until ``/health`` answers and a one-token completion succeeds; return seconds waited."""

@@ -115,11 +115,13 @@ class LocalDeployer(Deployer):
         _STARTED.pop(deployment.handle["pgid"], None)
         return stopped
 
-    def sweep(self, run_id: str | None = None) -> list[str]:
+    def sweep(self, run_id: str | None = None, include_live_owners: bool = False) -> list[str]:
         prefix = f"servetune/{run_id}/" if run_id else "servetune/"
         removed = []
         for pgid, label in process_group.labelled(prefix).items():
-            owner = label.rsplit("/", 1)[-1]
-            if (run_id or not _owner_alive(owner)) and process_group.stop(pgid, label, self.settings.stop_grace):
+            # Engine labels end in the owner's PID; genai-bench's add "/genai-bench" after it.
+            owner = label.removesuffix("/genai-bench").rsplit("/", 1)[-1]
+            orphan = include_live_owners or not _owner_alive(owner)
+            if orphan and process_group.stop(pgid, label, self.settings.stop_grace):
                 removed.append(label)
         return removed

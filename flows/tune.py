@@ -52,16 +52,57 @@ def _tell(search: Search, recorded: Trial | None, number: int) -> None:
         raise KeyboardInterrupt(f"trial {number} was interrupted")
 
 
+# Sections that must not change when a run is resumed: they decide what its trials measured.
+_RESUME_FIXED = ("model", "engine", "deployer", "search_space", "benchmark", "objective", "slos")
+
+
+class SpecChanged(ValueError):
+    """The spec no longer matches the run it would resume."""
+
+
+def _check_resumable(stored: dict, spec: TuningSpec) -> None:
+    current = spec.model_dump(mode="json")
+    changed = [k for k in _RESUME_FIXED if stored.get(k) != current.get(k)]
+    if stored.get("strategy", {}).get("name") != current["strategy"]["name"]:
+        changed.append("strategy.name")
+    if changed:
+        raise SpecChanged(
+            f"run {spec.name!r} exists and is not completed, but its spec differs in {', '.join(changed)}; "
+            "resume it with the same spec, or start a new run (another name, or --fresh)"
+        )
+
+
 @flow(name="tune", flow_run_name="{spec.name}")
-def tune(spec: TuningSpec) -> TuneSummary:
-    """Deploy, benchmark and score each configuration of the spec; report the best one that meets the SLOs."""
+def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
+    """Deploy, benchmark and score each configuration of the spec; report the best one that meets the SLOs.
+
+    A run of the same name that did not complete is continued: its finished trials stand, trials abandoned by
+    a process that died are marked failed (and a grid tries their configurations again). ``fresh`` starts
+    a new run instead.
+    """
     logger = get_run_logger()
     store = Store()
     deployer = deployer_for(spec)
     if swept := deployer.sweep():
         logger.warning("removed engines left by crashed runs: %s", swept)
-    run = store.start_run(spec, prefect_flow_run_id=str(flow_run.get_id() or "") or None)
+    prefect_id = str(flow_run.get_id() or "") or None
+    earlier = None if fresh else store.resumable_run(spec.name)
+    if earlier is not None:
+        _check_resumable(earlier.spec, spec)
+        run = store.reopen_run(earlier.id, prefect_id)
+    else:
+        run = store.start_run(spec, prefect_flow_run_id=prefect_id)
     search = Search(spec, study_name=f"servetune-{run.id}", storage_url=store.url)
+    if earlier is not None:
+        abandoned = store.abandon_dead_trials(run.id)
+        search.abandon(abandoned)
+        logger.warning(
+            "resuming run %s: %d trial(s) already done, %d abandoned by a process that died: %s",
+            run.id,
+            search.spent,
+            len(abandoned),
+            abandoned,
+        )
     key = spec.name
     logger.info(
         "run %s: %s search, up to %d trials, results in %s", run.id, spec.strategy.name, search.budget, store.safe_url
@@ -78,7 +119,7 @@ def tune(spec: TuningSpec) -> TuneSummary:
             else:
                 trial.with_options(timeout_seconds=spec.timeouts.trial)(spec, run.id, number, params, return_state=True)
                 _tell(search, store.trial(run.id, number), number)
-            update_progress_artifact(progress, 100.0 * (number + 1) / search.budget)
+            update_progress_artifact(progress, 100.0 * search.spent / search.budget)
         trials = store.trials(run.id)
         best = best_trial(trials, spec.objective.maximize)
         best_number = best.number if best else None

@@ -101,7 +101,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         spec = spec.model_copy(update={"name": args.name})
     from prefect.settings import PREFECT_API_URL
 
-    from flows import NoTrialSucceeded, tune
+    from flows import NoTrialSucceeded, SpecChanged, tune
     from tuning.report import best_card, best_trial, leaderboard_rows, text_table
     from tuning.store import Store
 
@@ -112,7 +112,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     budget = len(configs) if configs else spec.strategy.budget(0)
     print(f"servetune: tuning {spec.name!r}: up to {budget} trial(s), Prefect at {where}", flush=True)
     try:
-        summary = tune(spec)
+        summary = tune(spec, fresh=args.fresh)
+    except SpecChanged as exc:
+        print(f"servetune: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except NoTrialSucceeded as exc:
         print(f"servetune: run failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -193,7 +196,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from tuning.spec import ModelSpec
 
     spec = TuningSpec(name="sweep", model=ModelSpec(path="unused"))
-    removed = DEPLOYERS["local"](spec).sweep(args.run)
+    removed = DEPLOYERS["local"](spec).sweep(args.run, include_live_owners=args.run is not None)
     print("\n".join(f"removed {label}" for label in removed) or "nothing to remove")
     return EXIT_OK
 
@@ -220,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune_cmd = add("tune", cmd_tune, "run the tuning flow on a spec")
     tune_cmd.add_argument("spec", help="spec file (YAML or JSON)")
     tune_cmd.add_argument("--name", help="run name, overriding the spec's")
+    tune_cmd.add_argument(
+        "--fresh", action="store_true", help="start a new run even if a run of this name did not complete"
+    )
     add("runs", cmd_runs, "list stored tuning runs").add_argument("--limit", type=int, default=20)
     show = add("show", cmd_show, "show a run's leaderboard and best configuration")
     show.add_argument("run", help="run id, id prefix, or name (latest run of that name)")

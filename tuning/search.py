@@ -18,6 +18,8 @@ from tuning.space import configurations, dimension_values, grid_size
 from tuning.spec import Configuration, Dimension, StrategyName, StrategySpec, TuningSpec
 
 CONSTRAINTS_ATTR = "servetune_constraints"
+# Study attribute: trial numbers whose process died mid-trial. They are FAIL, and do not spend the budget.
+ABANDONED_ATTR = "servetune_abandoned"
 
 
 def hard_slo_constraints(trial: FrozenTrial) -> Sequence[float]:
@@ -63,16 +65,33 @@ class Search:
             direction="maximize" if spec.objective.maximize else "minimize",
             load_if_exists=True,
         )
+        self.walk_grid = walk_grid
         if walk_grid and not self.study.trials:
             for params in configurations(spec):
                 self.study.enqueue_trial(params)
         self._live: dict[int, optuna.Trial] = {}
 
+    def abandon(self, numbers: list[int]) -> None:
+        """Trials whose process died: FAIL to the study and not counted; a grid asks their points again."""
+        if not numbers:
+            return
+        for number in numbers:
+            self.study.tell(number, state=OptunaTrialState.FAIL, skip_if_finished=True)
+            if self.walk_grid:
+                self.study.enqueue_trial(self.study.trials[number].params)
+        known = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
+        self.study.set_user_attr(ABANDONED_ATTR, sorted(known | set(numbers)))
+
+    @property
+    def spent(self) -> int:
+        """Trials asked so far, less abandoned ones: what counts against the budget."""
+        asked = [t for t in self.study.get_trials(deepcopy=False) if t.state is not OptunaTrialState.WAITING]
+        return len(asked) - len(self.study.user_attrs.get(ABANDONED_ATTR, []))
+
     def ask(self) -> tuple[int, Configuration] | None:
         """The next trial number and configuration, or None once the budget is spent."""
         # Enqueued grid points wait in the study as WAITING trials; only asked ones spend the budget.
-        asked = [t for t in self.study.get_trials(deepcopy=False) if t.state is not OptunaTrialState.WAITING]
-        if len(asked) >= self.budget:
+        if self.spent >= self.budget:
             return None
         trial = self.study.ask(self.distributions)
         self._live[trial.number] = trial

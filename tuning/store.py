@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,25 @@ from tuning.spec import TuningSpec
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def this_process() -> str:
+    """Who runs a trial: ``host:pid``, so a later run can tell a dead owner from a live one."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_gone(owner: str | None) -> bool:
+    """True when ``owner`` was a process on this host that no longer exists (another host's: unknown, False)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return owner is None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _timestamp() -> Any:
@@ -72,6 +92,7 @@ class Trial(SQLModel, table=True):
     log_path: str | None = None
     log_tail: str | None = None
     results_dir: str | None = None
+    owner: str | None = Field(default=None, description="host:pid of the process that ran the trial")
     started_at: datetime | None = _timestamp()
     finished_at: datetime | None = _timestamp()
 
@@ -134,10 +155,45 @@ class Store:
             session.add(run)
             session.commit()
 
+    def resumable_run(self, name: str) -> TuningRun | None:
+        """The latest run of this name, unless it completed: re-running the name continues it."""
+        with Session(self.engine) as session:
+            query = select(TuningRun).where(TuningRun.name == name).order_by(col(TuningRun.started_at).desc())
+            latest = session.exec(query).first()
+        return latest if latest is not None and latest.state != "completed" else None
+
+    def reopen_run(self, run_id: str, prefect_flow_run_id: str | None) -> TuningRun:
+        with Session(self.engine) as session:
+            run = session.get(TuningRun, run_id)
+            if run is None:
+                raise RunNotFound(run_id)
+            run.state, run.message, run.finished_at = "running", None, None
+            run.prefect_flow_run_id = prefect_flow_run_id or run.prefect_flow_run_id
+            session.add(run)
+            session.commit()
+            session.refresh(run)
+            return run
+
+    def abandon_dead_trials(self, run_id: str) -> list[int]:
+        """Trials still marked running whose process is gone: recorded as failed, their numbers returned."""
+        abandoned = []
+        with Session(self.engine) as session:
+            running = select(Trial).where(Trial.run_id == run_id, Trial.state == TrialState.running.value)
+            for trial in session.exec(running):
+                if _owner_gone(trial.owner):
+                    trial.state, trial.finished_at = TrialState.failed.value, _now()
+                    trial.error = (
+                        f"abandoned: the process running it ({trial.owner}) ended without recording an outcome"
+                    )
+                    session.add(trial)
+                    abandoned.append(trial.number)
+            session.commit()
+        return sorted(abandoned)
+
     def start_trial(self, run_id: str, number: int, params: dict[str, Any]) -> None:
         with Session(self.engine) as session:
             trial = self._trial(session, run_id, number) or Trial(run_id=run_id, number=number, params=params)
-            trial.state, trial.started_at = TrialState.running.value, _now()
+            trial.state, trial.started_at, trial.owner = TrialState.running.value, _now(), this_process()
             session.add(trial)
             session.commit()
 
