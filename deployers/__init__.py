@@ -8,10 +8,16 @@ from deployers._base import (
     ReadyTimeout,
     TransientDeployError,
 )
+from deployers._docker import DockerDeployer
 from deployers._local import LocalDeployer
+from deployers._ome import OmeDeployer
 from tuning.spec import TuningSpec
 
-DEPLOYERS: dict[str, type[Deployer]] = {LocalDeployer.kind: LocalDeployer}
+DEPLOYERS: dict[str, type[Deployer]] = {
+    LocalDeployer.kind: LocalDeployer,
+    DockerDeployer.kind: DockerDeployer,
+    OmeDeployer.kind: OmeDeployer,
+}
 
 
 def deployer_for(spec: TuningSpec) -> Deployer:
@@ -23,8 +29,10 @@ __all__ = [
     "DeployError",
     "Deployer",
     "Deployment",
+    "DockerDeployer",
     "EngineExited",
     "LocalDeployer",
+    "OmeDeployer",
     "ReadyTimeout",
     "TransientDeployError",
     "deployer_for",

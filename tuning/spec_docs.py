@@ -86,6 +86,19 @@ def _table(model: type[BaseModel], prefix: str) -> list[str]:
     return ["| field | type | default | meaning | example |", "| --- | --- | --- | --- | --- |", *_rows(model, prefix)]
 
 
+def _variants(annotation: Any) -> list[type[BaseModel]]:
+    """The models of a tagged union such as ``deployer`` (one per ``kind``)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return []
+    return [
+        m
+        for m in (_nested(typing.get_args(a)[0] if typing.get_args(a) else a) for a in typing.get_args(annotation))
+        if m
+    ]
+
+
 def _nested_items(annotation: Any) -> type[BaseModel] | None:
     args = typing.get_args(annotation)
     return _nested(args[-1]) if args else None
@@ -101,9 +114,12 @@ def spec_reference() -> str:
     lines = [_INTRO, "## Top level", "", *_table(TuningSpec, ""), ""]
     for name, field in TuningSpec.model_fields.items():
         section = _nested(field.annotation)
-        if section is None:
-            continue
-        lines += [f"## `{name}`", "", (section.__doc__ or "").strip(), "", *_table(section, f"{name}."), ""]
+        if section is not None:
+            lines += [f"## `{name}`", "", (section.__doc__ or "").strip(), "", *_table(section, f"{name}."), ""]
+        for variant in _variants(field.annotation):
+            kind = variant.model_fields["kind"].annotation.__args__[0]
+            heading = f"## `{name}` with `kind: {kind}`"
+            lines += [heading, "", (variant.__doc__ or "").strip(), "", *_table(variant, f"{name}."), ""]
     lines += [
         "## `search_space.<flag>`",
         "",
