@@ -17,20 +17,15 @@ import contextlib
 import json
 import logging
 import os
-import re
-import select
 import shlex
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import jinja2
 import urllib3
-import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -43,8 +38,12 @@ from deployers._base import (
     ReadyTimeout,
     TransientDeployError,
 )
+from deployers._ome_manifest import MAX_NAME, kube_escape, label_value, render, resource_name, yaml_value
+from deployers._port_forward import PortForwardRelay, Upstream
 from tuning import process_group
 from tuning.spec import Configuration, OmeDeployerSpec, TuningSpec
+
+__all__ = ["MAX_NAME", "OmeDeployer", "PortForwardRelay", "label_value", "render", "resource_name", "yaml_value"]
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,6 @@ LISTEN_HOST = "0.0.0.0"
 POD_LABEL = "ome.io/inferenceservice"
 LABEL_RUN, LABEL_TRIAL, LABEL_NAME = "servetune.run", "servetune.trial", "servetune.name"
 LABEL_HOST, LABEL_PID = "servetune.owner-host", "servetune.owner-pid"
-#: OME names the engine's Deployment and Service ``<name>-engine``; names leave room for that suffix.
-MAX_NAME = 63 - len("-engine")
 
 _REQUEST_TIMEOUT = (10.0, 60.0)  # connect, read: no API call may hang a phase past its own timeout
 _TRANSIENT_STATUS = frozenset({0, 408, 429, 500, 502, 503, 504})
@@ -92,179 +89,6 @@ def _delete_leftovers() -> None:
             )
     for relay in list(_RELAYS.values()):
         relay.close()
-
-
-# --- rendering ---------------------------------------------------------------------------------------------
-
-
-def _yaml_string(text: str) -> str:
-    """A YAML double-quoted scalar of ``text``: every character outside printable ASCII is escaped."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif 0x20 <= code < 0x7F:
-            out.append(char)
-        elif code <= 0xFF:
-            out.append(f"\\x{code:02x}")
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def yaml_value(value: Any) -> str:
-    """``value`` as a YAML flow value that parses back to exactly ``value``: the template's only output."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return _yaml_string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(yaml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise TypeError(f"manifest map keys must be strings: {list(value)!r}")
-        return "{" + ", ".join(f"{_yaml_string(k)}: {yaml_value(v)}" for k, v in value.items()) + "}"
-    # Floats are left out on purpose: PyYAML reads 1e-05 as a string. Numbers reach the manifest as strings.
-    raise TypeError(f"cannot write {type(value).__name__} {value!r} into a manifest; pass a string")
-
-
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=jinja2.StrictUndefined,
-    finalize=yaml_value,
-    autoescape=False,
-    keep_trailing_newline=True,
-)
-
-
-def render(template: str, **values: Any) -> dict[str, Any]:
-    """Render ``templates/<template>`` with ``values`` and parse it: the manifest as the API server gets it."""
-    manifest = yaml.safe_load(_TEMPLATES.get_template(template).render(**values))
-    if not isinstance(manifest, dict):
-        raise DeployError(f"{template} did not render to a mapping")
-    return manifest
-
-
-def _dns_part(text: str) -> str:
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")
-
-
-def resource_name(run_name: str, run_id: str, trial_number: int) -> str:
-    """The trial's InferenceService name: a DNS-1035 label of at most ``MAX_NAME`` characters, unique per
-    run and trial (``<run name>-<run id>-t<trial>``, the run name shortened to fit)."""
-    suffix = f"-{_dns_part(run_id)[:12].strip('-') or 'run'}-t{trial_number}"
-    base = _dns_part(run_name)
-    if not base[:1].isalpha():
-        base = f"st-{base}".rstrip("-")
-    return base[: MAX_NAME - len(suffix)].rstrip("-") + suffix
-
-
-def label_value(text: str) -> str:
-    """``text`` as a Kubernetes label value (at most 63 of ``[A-Za-z0-9._-]``, alphanumeric at both ends)."""
-    value = re.sub(r"[^A-Za-z0-9._-]", "-", text)[:63]
-    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
-
-
-def _kube_escape(text: str) -> str:
-    # Kubernetes expands $(VAR) in command, args and env values, and reads $$ as $: doubling every $ makes
-    # the container receive the text as written.
-    return text.replace("$", "$$")
-
-
-# --- the port-forward relay ---------------------------------------------------------------------------------
-
-Upstream = tuple[Any, Callable[[], None]]
-
-
-class PortForwardRelay:
-    """A local TCP port whose every connection is joined to a fresh upstream stream.
-
-    ``connect`` opens the upstream (for OME, a port-forward to the engine pod through the API server) and
-    returns a connected socket with a function that closes it. It runs per connection, so the relay works
-    from deploy on: before the pod runs, a connection is closed at once, which a readiness probe reports as
-    not ready yet; after a pod restart, the next connection reaches the new pod.
-    """
-
-    def __init__(self, connect: Callable[[], Upstream], host: str = "127.0.0.1") -> None:
-        self._connect = connect
-        self._listener = socket.create_server((host, 0))
-        self._listener.settimeout(0.25)
-        self.host, self.port = host, int(self._listener.getsockname()[1])
-        self._closed = threading.Event()
-        self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        threading.Thread(target=self._accept, name=f"servetune relay :{self.port}", daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.setblocking(True)
-            threading.Thread(
-                target=self._serve, args=(conn,), name=f"servetune relay :{self.port} conn", daemon=True
-            ).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with self._lock:
-            if self._closed.is_set():
-                conn.close()
-                return
-            self._open.add(conn)
-        try:
-            try:
-                upstream, close_upstream = self._connect()
-            except Exception as exc:
-                log.debug("relay :%d: no upstream: %s", self.port, exc)
-                return
-            try:
-                self._pipe(conn, upstream)
-            finally:
-                close_upstream()
-        finally:
-            with self._lock:
-                self._open.discard(conn)
-            conn.close()
-
-    def _pipe(self, conn: socket.socket, upstream: Any) -> None:
-        # Either side's end of stream ends the connection: HTTP clients do not half-close, and the
-        # Kubernetes port-forward closes the whole stream when its local side stops writing.
-        ends = [conn, upstream]
-        while not self._closed.is_set():
-            try:
-                readable, _, _ = select.select(ends, [], [], 0.25)
-                for end in readable:
-                    data = end.recv(1 << 16)
-                    if not data:
-                        return
-                    (upstream if end is conn else conn).sendall(data)
-            except (OSError, ValueError):
-                return
-
-    def close(self) -> None:
-        self._closed.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # stops a pending accept from taking more connections
-        self._listener.close()
-        with self._lock:
-            for conn in list(self._open):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
 
 
 # --- the deployer -------------------------------------------------------------------------------------------
@@ -317,13 +141,7 @@ def _owner_alive(labels: dict[str, str]) -> bool:
     """Whether the servetune process that created a resource may still be running; True when unknown."""
     if labels.get(LABEL_HOST) != label_value(socket.gethostname()):
         return True  # another machine's process cannot be checked from here
-    try:
-        os.kill(int(labels.get(LABEL_PID, "")), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+    return not process_group.pid_gone(labels.get(LABEL_PID, ""))
 
 
 class OmeDeployer(Deployer):
@@ -413,9 +231,9 @@ class OmeDeployer(Deployer):
             serving_runtime=settings.serving_runtime,
             container_name=settings.container_name,
             image=settings.image,
-            command=[_kube_escape(item) for item in self.container_command()],
-            args=[item if item == MODEL_PATH_REF else _kube_escape(item) for item in args],
-            env=[{"name": name, "value": _kube_escape(value)} for name, value in sorted(env.items())],
+            command=[kube_escape(item) for item in self.container_command()],
+            args=[item if item == MODEL_PATH_REF else kube_escape(item) for item in args],
+            env=[{"name": name, "value": kube_escape(value)} for name, value in sorted(env.items())],
             gpu_resources={settings.gpu_resource: str(gpus)},
         )
 
