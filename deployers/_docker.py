@@ -32,7 +32,7 @@ from docker.models.containers import Container
 from docker.types import DeviceRequest, Mount
 
 from deployers._base import Deployer, DeployError, Deployment, TransientDeployError
-from deployers._local import _owner_alive, free_port
+from deployers._local import free_port
 from tuning import process_group
 from tuning.network import no_proxy_env
 from tuning.spec import Configuration, DockerDeployerSpec, ModelSpec, TuningSpec
@@ -72,7 +72,7 @@ def owner_label() -> str:
 def _is_orphan(owner: str) -> bool:
     """True for a container whose owner ran on this host and is gone; another host's owner is left alone."""
     host, _, pid = owner.rpartition("/")
-    return host == socket.gethostname() and not _owner_alive(pid)
+    return host == socket.gethostname() and process_group.pid_gone(pid)
 
 
 @dataclass

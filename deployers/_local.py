@@ -36,16 +36,6 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def _owner_alive(label_owner: str) -> bool:
-    try:
-        os.kill(int(label_owner), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class LocalDeployer(Deployer):
     kind: ClassVar[str] = "local"
 
@@ -121,7 +111,7 @@ class LocalDeployer(Deployer):
         for pgid, label in process_group.labelled(prefix).items():
             # Engine labels end in the owner's PID; genai-bench's add "/genai-bench" after it.
             owner = label.removesuffix("/genai-bench").rsplit("/", 1)[-1]
-            orphan = include_live_owners or not _owner_alive(owner)
+            orphan = include_live_owners or process_group.pid_gone(owner)
             if orphan and process_group.stop(pgid, label, self.settings.stop_grace):
                 removed.append(label)
         return removed

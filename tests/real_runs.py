@@ -1,10 +1,19 @@
-"""Small specs that drive the real vLLM CPU engine in tests: short loads, so a trial takes about a minute."""
+"""Helpers for tests that drive the real vLLM CPU engine: small specs (a trial takes about a minute), and
+`servetune tune` run as a user runs it, as a subprocess in its own session like a terminal job."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from tuning import process_group
 from tuning.spec import TuningSpec
 
 
@@ -30,3 +39,35 @@ def real_engine_spec(name: str, model: Path, engine_venv: Path, **sections: Any)
     }
     data.update(sections)
     return TuningSpec.model_validate(data)
+
+
+def write_spec(spec: TuningSpec, folder: Path) -> Path:
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
+    return path
+
+
+def start_cli(spec_file: Path, home: Path) -> subprocess.Popen:
+    """`servetune tune SPEC` with its own data directory and a temporary Prefect server of its own."""
+    env = {**os.environ, "SERVETUNE_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tuning.cli", "tune", str(spec_file)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def processes_owned_by(pid: int) -> list[str]:
+    """Labels of live engines and benchmarks started by the servetune process ``pid``."""
+    return [label for label in process_group.labelled("servetune/").values() if f"/{pid}/" in f"{label}/"]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.5)

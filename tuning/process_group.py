@@ -89,6 +89,20 @@ def labelled(prefix: str = "") -> dict[int, str]:
     return groups
 
 
+def pid_gone(pid: str | int) -> bool:
+    """True when no process with this PID exists on this machine; a malformed PID counts as gone.
+
+    How servetune tells an orphan (its owning servetune process died) from a sibling run's live resource.
+    """
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def is_running(pgid: int) -> bool:
     _reap(pgid)
     return bool(members(pgid))

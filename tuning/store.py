@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Column, DateTime, Engine, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from benchmarks.metrics import RoundMetrics
+from tuning import process_group
 from tuning.locations import data_dir
 from tuning.outcome import TrialOutcome, TrialState
 from tuning.spec import TuningSpec
@@ -34,15 +35,9 @@ def this_process() -> str:
 def _owner_gone(owner: str | None) -> bool:
     """True when ``owner`` was a process on this host that no longer exists (another host's: unknown, False)."""
     host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname():
         return owner is None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return process_group.pid_gone(pid)
 
 
 def _timestamp() -> Any:
