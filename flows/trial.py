@@ -13,7 +13,10 @@ from deployers import Deployment, deployer_for
 from tasks import benchmark, cleanup, deploy, record_trial_outcome, record_trial_start, score_result, wait_ready
 from tuning.locations import trial_dir
 from tuning.outcome import Phase, TrialOutcome, TrialState
+from tuning.scoring import score
+from tuning.search import Reporter
 from tuning.spec import Configuration, TuningSpec
+from tuning.store import Store
 
 # The deployer's own ready deadline fires first and says why; Prefect's is the backstop for a hung probe.
 _READY_BACKSTOP_SECONDS = 30.0
@@ -41,6 +44,21 @@ def _ending(exc: BaseException) -> TrialState:
     return TrialState.failed if isinstance(exc, Exception) else TrialState.interrupted
 
 
+def _early_stop(
+    spec: TuningSpec, rounds: list[RoundMetrics], step: int, reporter: Reporter, gpus: int
+) -> tuple[str, bool] | None:
+    """After a concurrency level: report the score so far; say why to stop (and whether it is a prune), if so."""
+    level = rounds[-1].concurrency
+    partial = score(rounds, spec.objective, spec.slos, gpus)
+    if not partial.feasible:
+        broken = "; ".join(sorted({v.slo for v in partial.violations if v.hard}))
+        return f"stopped at concurrency {level}: hard SLO broken ({broken}), so higher levels were not run", False
+    reporter.report(partial.value, step)
+    if reporter.should_prune():
+        return f"pruned at concurrency {level}: score so far {partial.value:.4g} is below earlier trials'", True
+    return None
+
+
 @flow(name="trial", flow_run_name="trial-{trial_number}")
 def trial(spec: TuningSpec, run_id: str, trial_number: int, params: Configuration) -> TrialOutcome:
     """Deploy one configuration, wait until it serves, benchmark it, score it, and always clean up."""
@@ -61,13 +79,27 @@ def trial(spec: TuningSpec, run_id: str, trial_number: int, params: Configuratio
         with _phase(outcome, Phase.ready):
             wait_ready.with_options(timeout_seconds=spec.timeouts.ready + _READY_BACKSTOP_SECONDS)(spec, deployment)
         with _phase(outcome, Phase.benchmark):
-            result = benchmark.with_options(timeout_seconds=spec.timeouts.benchmark)(
-                spec, deployment, str(workdir / "genai-bench")
-            )
-            rounds, outcome.results_dir = result.rounds, result.results_dir
+            reporter = Reporter(spec, run_id, trial_number, Store().url)
+            outcome.results_dir = str(workdir / "genai-bench")
+            levels, benchmark_started, pruned = spec.benchmark.concurrency, time.monotonic(), False
+            # Ascending load: a level that breaks a hard SLO settles the trial, as higher load only adds latency.
+            for step, level in enumerate(levels):
+                left = spec.timeouts.benchmark - (time.monotonic() - benchmark_started)
+                result = benchmark.with_options(timeout_seconds=max(left, 1.0))(
+                    spec, deployment, outcome.results_dir, level
+                )
+                rounds += result.rounds
+                stop = _early_stop(spec, rounds, step, reporter, deployment.gpus)
+                if stop is not None and step < len(levels) - 1:
+                    outcome.stopped_early, pruned = stop
+                    per_level = (time.monotonic() - benchmark_started) / (step + 1)
+                    outcome.saved_seconds = round(per_level * (len(levels) - step - 1), 1)
+                    logger.info("trial %d: %s", trial_number, outcome.stopped_early)
+                    break
         with _phase(outcome, Phase.score):
-            outcome.score = score_result(spec, result, deployment.gpus)
-        outcome.state, outcome.phase = TrialState.succeeded, None
+            outcome.score = score_result(spec, rounds, deployment.gpus)
+        outcome.state = TrialState.pruned if pruned else TrialState.succeeded
+        outcome.phase = None
     except BaseException as exc:
         outcome.state = _ending(exc)
         if outcome.state is TrialState.interrupted and time.monotonic() - started >= spec.timeouts.trial:
@@ -88,7 +120,7 @@ def trial(spec: TuningSpec, run_id: str, trial_number: int, params: Configuratio
                 outcome.log_tail = deployer_for(spec).logs(deployment, _LOG_TAIL_LINES)
         outcome.timings["total"] = round(time.monotonic() - started, 3)
         (record_trial_outcome.fn if direct else record_trial_outcome)(run_id, outcome, rounds)
-    if outcome.state is not TrialState.succeeded:
+    if outcome.state not in (TrialState.succeeded, TrialState.pruned):
         tail = "\n".join((outcome.log_tail or "").splitlines()[-_MESSAGE_TAIL_LINES:])
         detail = f"\nengine log tail:\n{tail}" if tail else ""
         raise TrialFailed(f"trial {trial_number} {outcome.state.value} in {outcome.phase}: {outcome.error}{detail}")

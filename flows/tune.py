@@ -16,7 +16,7 @@ from deployers import deployer_for
 from flows.trial import trial
 from tuning.outcome import TrialState
 from tuning.report import best_card, best_trial, leaderboard_rows
-from tuning.search import Search, hard_slo_constraints
+from tuning.search import Search, hard_slo_constraints, study_name
 from tuning.spec import TuningSpec
 from tuning.store import Store, Trial
 
@@ -45,6 +45,9 @@ def _tell(search: Search, recorded: Trial | None, number: int) -> None:
     """Tell the study how a trial ended, as the store recorded it."""
     if recorded is not None and recorded.state == TrialState.succeeded and recorded.score is not None:
         search.tell_value(number, recorded.score, recorded.constraints)
+        return
+    if recorded is not None and recorded.state == TrialState.pruned:
+        search.tell_pruned(number)
         return
     search.tell_failed(number)
     # Prefect hands a subflow's Ctrl-C back as a Crashed state; the store says what really happened.
@@ -92,7 +95,7 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
         run = store.reopen_run(earlier.id, prefect_id)
     else:
         run = store.start_run(spec, prefect_flow_run_id=prefect_id)
-    search = Search(spec, study_name=f"servetune-{run.id}", storage_url=store.url)
+    search = Search(spec, study_name(run.id), store.url)
     if earlier is not None:
         abandoned = store.abandon_dead_trials(run.id)
         search.abandon(abandoned)
@@ -133,6 +136,8 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
             if best
             else f"{succeeded} trial(s) succeeded but none met every hard SLO"
         )
+        if saved := sum(t.saved_seconds or 0.0 for t in trials):
+            message += f"; early stops saved about {saved:.0f}s of benchmarking"
         return TuneSummary(
             run_id=run.id,
             trials=len(trials),

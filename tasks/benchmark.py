@@ -10,18 +10,18 @@ from deployers import Deployment, deployer_for
 from tuning.spec import TuningSpec
 
 
-@task(name="benchmark", cache_policy=NO_CACHE)
-def benchmark(spec: TuningSpec, deployment: Deployment, out_dir: str) -> BenchmarkResult:
-    """Load the engine with genai-bench under the spec's traffic; one round per scenario and concurrency.
+@task(name="benchmark", task_run_name="benchmark-c{concurrency}", cache_policy=NO_CACHE)
+def benchmark(spec: TuningSpec, deployment: Deployment, out_dir: str, concurrency: int) -> BenchmarkResult:
+    """Load the engine with genai-bench at one concurrency level; one round per traffic scenario.
 
-    The timeout is set per run from ``timeouts.benchmark``; when it fires, genai-bench is stopped.
+    The timeout is what is left of ``timeouts.benchmark``; when it fires, genai-bench is stopped.
     """
     engine = deployer_for(spec).engine
     return run_genai_bench(
         deployment.endpoint,
         spec.model,
         engine.api_backend,
-        spec.benchmark,
-        Path(out_dir),
+        spec.benchmark.model_copy(update={"concurrency": [concurrency]}),
+        Path(out_dir) / f"concurrency-{concurrency}",
         label=f"{deployment.label}/genai-bench",
     )

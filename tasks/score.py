@@ -3,12 +3,12 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from benchmarks import BenchmarkResult
+from benchmarks import RoundMetrics
 from tuning.scoring import Score, score
 from tuning.spec import TuningSpec
 
 
 @task(name="score", cache_policy=NO_CACHE)
-def score_result(spec: TuningSpec, result: BenchmarkResult, gpus: int) -> Score:
+def score_result(spec: TuningSpec, rounds: list[RoundMetrics], gpus: int) -> Score:
     """Score the rounds against the objective, checking every SLO on every round."""
-    return score(result.rounds, spec.objective, spec.slos, gpus)
+    return score(rounds, spec.objective, spec.slos, gpus)

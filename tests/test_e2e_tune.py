@@ -72,7 +72,7 @@ def test_two_trials_are_deployed_benchmarked_scored_stored_in_postgres_and_publi
         assert (round_.scenario, round_.concurrency, round_.num_failed) == ("D(40,16)", 2, 0)
         assert round_.output_throughput > 0 and 0 < round_.ttft_p50 <= round_.ttft_p99
         # genai-bench's own outputs stay where the user can open them.
-        assert any(Path(trial.results_dir).glob("*.xlsx"))
+        assert any(Path(trial.results_dir).rglob("*.xlsx"))
     best = max(trials, key=lambda t: t.score)
     assert run.best_trial == best.number
 
@@ -157,3 +157,31 @@ def test_a_trial_past_its_whole_trial_timeout_is_stopped_mid_benchmark(
     assert trial.phase == "benchmark"
     assert 155 <= (trial.total_seconds or 0) < 155 + 60
     assert _left_behind(run.id) == {}
+
+
+def test_a_hard_slo_broken_at_low_concurrency_stops_the_benchmark_there(
+    prefect_server: None, tiny_model: Path, engine_venv: Path
+) -> None:
+    """Levels run in ascending order; once the lowest breaks a hard SLO, higher load cannot mend it."""
+    spec = real_engine_spec(
+        "e2e-early-stop",
+        tiny_model,
+        engine_venv,
+        search_space={"max-num-seqs": [4]},
+        benchmark={
+            "traffic_scenarios": ["D(40,16)"],
+            "concurrency": [1, 4],
+            "max_requests_per_run": 6,
+            "extra_request_params": {"ignore_eos": True},
+        },
+        slos=[{"metric": "ttft", "statistic": "p90", "max": 0.000001}],
+    )
+    summary = tune(spec)
+    store = Store()
+    [trial] = store.trials(summary.run_id)
+    assert (trial.state, trial.feasible) == ("succeeded", False)
+    assert [r.concurrency for r in store.rounds(trial.id)] == [1]
+    assert "stopped at concurrency 1" in (trial.stopped_early or "")
+    assert (trial.saved_seconds or 0) > 0
+    assert "saved about" in store.find_run(summary.run_id).message
+    assert _left_behind(summary.run_id) == {}

@@ -116,3 +116,36 @@ def test_a_repeated_configuration_is_recognised_so_its_result_can_be_reused(data
             seen[params["enforce-eager"]] = number
         search.tell_value(number, 1.0, [])
     assert repeats >= 4  # six draws from two values
+
+
+def test_the_median_pruner_stops_a_trial_whose_score_so_far_trails_earlier_ones(database_url: str) -> None:
+    """The trial side reports through a Reporter rebuilt from storage, as a trial in another process would."""
+    from tuning.search import Reporter, study_name
+
+    spec = _spec({"name": "random", "max_trials": 5, "seed": 0, "pruner": "median"}, {"max-num-seqs": [1, 2, 4, 8]})
+    search = Search(spec, study_name("prune-run"), database_url)
+    for value in (100.0, 110.0):
+        number, _ = search.ask()
+        reporter = Reporter(spec, "prune-run", number, database_url)
+        reporter.report(value, 0)
+        assert not reporter.should_prune()
+        search.tell_value(number, value, [])
+    number, _ = search.ask()
+    poor = Reporter(spec, "prune-run", number, database_url)
+    poor.report(10.0, 0)
+    assert poor.should_prune()
+    search.tell_pruned(number)
+    assert search.study.trials[number].state is TrialState.PRUNED
+
+
+def test_without_a_pruner_no_trial_is_pruned(database_url: str) -> None:
+    from tuning.search import Reporter, study_name
+
+    spec = _spec({"name": "random", "max_trials": 3, "seed": 0}, {"max-num-seqs": [1, 2]})
+    search = Search(spec, study_name("no-prune"), database_url)
+    for value in (100.0, 110.0, 1.0):
+        number, _ = search.ask()
+        reporter = Reporter(spec, "no-prune", number, database_url)
+        reporter.report(value, 0)
+        assert not reporter.should_prune()
+        search.tell_value(number, value, [])

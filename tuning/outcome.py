@@ -17,6 +17,7 @@ class TrialState(StrEnum):
     timed_out = "timed_out"
     interrupted = "interrupted"
     repeated = "repeated"
+    pruned = "pruned"
 
 
 class Phase(StrEnum):
@@ -39,6 +40,8 @@ class TrialOutcome(BaseModel):
     log_path: str | None = None
     log_tail: str | None = None
     results_dir: str | None = None
+    stopped_early: str | None = Field(default=None, description="Why the benchmark stopped before its last level")
+    saved_seconds: float | None = Field(default=None, description="Benchmark time the early stop saved (estimate)")
 
     @property
     def feasible(self) -> bool:

@@ -23,12 +23,15 @@ def _params_text(params: dict[str, Any]) -> str:
 
 
 def _note(trial: Trial) -> str:
+    if trial.state == TrialState.pruned:
+        return trial.stopped_early or "pruned"
     if trial.state != TrialState.succeeded:
         first_line = (trial.error or "").strip().splitlines()[:1]
         return f"{trial.phase or ''}: {first_line[0] if first_line else ''}".strip(": ")
     hard = [v for v in trial.violations if v.get("hard")]
     if hard:
-        return "infeasible: " + "; ".join(sorted({v["slo"] for v in hard}))
+        stopped = f" (stopped at concurrency {trial.violations[0]['concurrency']})" if trial.stopped_early else ""
+        return "infeasible: " + "; ".join(sorted({v["slo"] for v in hard})) + stopped
     soft = [v for v in trial.violations if not v.get("hard")]
     return ("soft SLO missed: " + "; ".join(sorted({v["slo"] for v in soft}))) if soft else ""
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaTrialState
@@ -25,6 +26,18 @@ ABANDONED_ATTR = "servetune_abandoned"
 def hard_slo_constraints(trial: FrozenTrial) -> Sequence[float]:
     """Optuna's constraint values for a trial: <= 0 where every hard SLO held."""
     return trial.user_attrs.get(CONSTRAINTS_ATTR, [])
+
+
+def study_name(run_id: str) -> str:
+    return f"servetune-{run_id}"
+
+
+PRUNERS: dict[str, Callable[[TuningSpec], BasePruner]] = {
+    "none": lambda spec: NopPruner(),
+    # A level's score is compared once two trials have reached it; the first level is never judged alone.
+    "median": lambda spec: MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+    "hyperband": lambda spec: HyperbandPruner(min_resource=1, max_resource=len(spec.benchmark.concurrency)),
+}
 
 
 def _tpe(strategy: StrategySpec) -> BaseSampler:
@@ -53,15 +66,16 @@ def distribution(name: str, dimension: Dimension, walk_grid: bool) -> BaseDistri
 class Search:
     """Asks the study for configurations and tells it how each one did."""
 
-    def __init__(self, spec: TuningSpec, study_name: str, storage_url: str) -> None:
+    def __init__(self, spec: TuningSpec, name: str, storage_url: str) -> None:
         strategy = spec.strategy
         walk_grid = strategy.name is StrategyName.grid
         self.distributions = {n: distribution(n, d, walk_grid) for n, d in spec.search_space.items()}
         self.budget = strategy.budget(grid_size(spec) if walk_grid else 0)
         self.study = optuna.create_study(
-            study_name=study_name,
+            study_name=name,
             storage=storage_url,
             sampler=SAMPLERS[strategy.name](strategy),
+            pruner=PRUNERS[strategy.pruner](spec),
             direction="maximize" if spec.objective.maximize else "minimize",
             load_if_exists=True,
         )
@@ -108,6 +122,30 @@ class Search:
         self._live[number].set_user_attr(CONSTRAINTS_ATTR, list(constraints))
         self.study.tell(self._live.pop(number), value)
 
+    def tell_pruned(self, number: int) -> None:
+        self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
+
     def tell_failed(self, number: int) -> None:
         """A trial that did not produce a score is FAIL to Optuna, never a value of plus or minus infinity."""
         self.study.tell(self._live.pop(number), state=OptunaTrialState.FAIL)
+
+
+class Reporter:
+    """A running trial's side of the study: report the score after each concurrency level, ask the pruner.
+
+    It loads the study from storage, so it works from whichever process runs the trial.
+    """
+
+    def __init__(self, spec: TuningSpec, run_id: str, number: int, storage_url: str) -> None:
+        study = optuna.load_study(
+            study_name=study_name(run_id), storage=storage_url, pruner=PRUNERS[spec.strategy.pruner](spec)
+        )
+        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+        # Optuna hands a Trial only to the process that asked for it; this one is rebuilt from its storage id.
+        self.trial = optuna.Trial(study, frozen._trial_id)
+
+    def report(self, value: float, step: int) -> None:
+        self.trial.report(value, step)
+
+    def should_prune(self) -> bool:
+        return self.trial.should_prune()

@@ -466,6 +466,12 @@ class StrategySpec(StrictModel):
         f"{DEFAULT_SAMPLED_TRIALS} for samplers.",
     )
     seed: int | None = Field(default=None, description="Seed of the sampler, for a reproducible search.")
+    pruner: Literal["none", "median", "hyperband"] = Field(
+        default="none",
+        description="Stop clearly poor trials early: after each concurrency level, Optuna's median or "
+        "Hyperband pruner compares the trial's score so far with earlier trials'. (A trial that breaks a hard "
+        "SLO stops at that level whatever this says.)",
+    )
 
     def budget(self, grid_size: int) -> int:
         if self.name is StrategyName.grid:

@@ -87,6 +87,8 @@ class Trial(SQLModel, table=True):
     log_path: str | None = None
     log_tail: str | None = None
     results_dir: str | None = None
+    stopped_early: str | None = None
+    saved_seconds: float | None = None
     owner: str | None = Field(default=None, description="host:pid of the process that ran the trial")
     started_at: datetime | None = _timestamp()
     finished_at: datetime | None = _timestamp()
@@ -203,6 +205,7 @@ class Store:
             trial.error = outcome.error
             trial.command = outcome.command
             trial.log_path, trial.log_tail, trial.results_dir = outcome.log_path, outcome.log_tail, outcome.results_dir
+            trial.stopped_early, trial.saved_seconds = outcome.stopped_early, outcome.saved_seconds
             trial.feasible = score.feasible if score else None
             trial.score = score.value if score else None
             trial.objective_value = score.objective_value if score else None
