@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
@@ -83,10 +84,13 @@ def test_hard_slo_constraints_are_stored_for_the_sampler(database_url: str) -> N
     assert search.study.trials[0].user_attrs[CONSTRAINTS_ATTR] == [0.25]
 
 
-def test_tpe_finds_the_best_feasible_configuration_with_slos_as_constraints(database_url: str) -> None:
+@pytest.mark.parametrize("strategy", ["tpe", "gp"])
+def test_learning_samplers_find_the_best_feasible_configuration_with_slos_as_constraints(
+    database_url: str, strategy: str
+) -> None:
     """Throughput rises with max-num-seqs, but past 40 the latency SLO breaks: the best feasible is 40."""
-    spec = _spec({"name": "tpe", "max_trials": 30, "seed": 3}, {"max-num-seqs": {"low": 1, "high": 64}})
-    search = Search(spec, "tpe-constrained", database_url)
+    spec = _spec({"name": strategy, "max_trials": 30, "seed": 3}, {"max-num-seqs": {"low": 1, "high": 64}})
+    search = Search(spec, f"{strategy}-constrained", database_url)
     feasible = []
     while (next_ := search.ask()) is not None:
         number, params = next_
@@ -96,7 +100,7 @@ def test_tpe_finds_the_best_feasible_configuration_with_slos_as_constraints(data
             feasible.append(seqs)
     assert max(feasible) >= 38
     late = [t.params["max-num-seqs"] for t in search.study.trials[15:]]
-    assert sum(s > 40 for s in late) < len(late) / 2, "TPE should learn to stay out of the infeasible region"
+    assert sum(s > 40 for s in late) < len(late) / 2, f"{strategy} should learn to stay out of the infeasible region"
 
 
 def test_a_repeated_configuration_is_recognised_so_its_result_can_be_reused(database_url: str) -> None:

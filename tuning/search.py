@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
-from optuna.samplers import BaseSampler, RandomSampler, TPESampler
+from optuna.samplers import BaseSampler, GPSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaTrialState
 
@@ -44,11 +44,28 @@ def _tpe(strategy: StrategySpec) -> BaseSampler:
     return TPESampler(multivariate=True, seed=strategy.seed, constraints_func=hard_slo_constraints)
 
 
+class MissingExtra(RuntimeError):
+    pass
+
+
+def _gp(strategy: StrategySpec) -> BaseSampler:
+    # Optuna's GPSampler runs on torch and scipy (CPU builds are enough): servetune's `gp` extra.
+    try:
+        import scipy  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra(
+            f"strategy.name gp needs torch and scipy ({exc.name} is missing): pip install 'servetune[gp]'"
+        ) from None
+    return GPSampler(seed=strategy.seed, constraints_func=hard_slo_constraints, deterministic_objective=False)
+
+
 SAMPLERS: dict[StrategyName, Callable[[StrategySpec], BaseSampler]] = {
     # The grid's points are enqueued in order, so its sampler only ever fills enqueued values.
     StrategyName.grid: lambda strategy: RandomSampler(seed=strategy.seed),
     StrategyName.random: lambda strategy: RandomSampler(seed=strategy.seed),
     StrategyName.tpe: _tpe,
+    StrategyName.gp: _gp,
 }
 
 

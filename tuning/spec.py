@@ -112,6 +112,7 @@ class ModelSpec(StrictModel):
 
 class EngineName(StrEnum):
     vllm = "vllm"
+    sglang = "sglang"
 
 
 class EngineSpec(StrictModel):
@@ -446,6 +447,7 @@ class StrategyName(StrEnum):
     grid = "grid"
     random = "random"
     tpe = "tpe"
+    gp = "gp"
 
 
 DEFAULT_SAMPLED_TRIALS = 20
@@ -458,7 +460,7 @@ class StrategySpec(StrictModel):
         default=StrategyName.grid,
         description="`grid` tries every configuration in order; `random` samples uniformly; `tpe` is Optuna's "
         "multivariate TPE, which learns from each result and steers away from configurations that broke a "
-        "hard SLO.",
+        "hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs.",
     )
     max_trials: PositiveInt | None = Field(
         default=None,
