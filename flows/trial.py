@@ -45,7 +45,7 @@ def _ending(exc: BaseException) -> TrialState:
 
 
 def _early_stop(
-    spec: TuningSpec, rounds: list[RoundMetrics], step: int, reporter: Reporter, gpus: int
+    spec: TuningSpec, rounds: list[RoundMetrics], step: int, reporter: Reporter | None, gpus: int
 ) -> tuple[str, bool] | None:
     """After a concurrency level: report the score so far; say why to stop (and whether it is a prune), if so."""
     level = rounds[-1].concurrency
@@ -53,6 +53,8 @@ def _early_stop(
     if not partial.feasible:
         broken = "; ".join(sorted({v.slo for v in partial.violations if v.hard}))
         return f"stopped at concurrency {level}: hard SLO broken ({broken}), so higher levels were not run", False
+    if reporter is None:
+        return None
     reporter.report(partial.value, step)
     if reporter.should_prune():
         return f"pruned at concurrency {level}: score so far {partial.value:.4g} is below earlier trials'", True
@@ -60,15 +62,20 @@ def _early_stop(
 
 
 @flow(name="trial", flow_run_name="trial-{trial_number}")
-def trial(spec: TuningSpec, run_id: str, trial_number: int, params: Configuration) -> TrialOutcome:
-    """Deploy one configuration, wait until it serves, benchmark it, score it, and always clean up."""
+def trial(
+    spec: TuningSpec, run_id: str, trial_number: int, params: Configuration, confirms: int | None = None
+) -> TrialOutcome:
+    """Deploy one configuration, wait until it serves, benchmark it, score it, and always clean up.
+
+    ``confirms`` names the trial this one measures again after the search; such a run reports to no pruner.
+    """
     logger = get_run_logger()
     workdir = trial_dir(run_id, trial_number)
     outcome = TrialOutcome(number=trial_number, params=params, state=TrialState.running)
     deployment: Deployment | None = None
     rounds: list[RoundMetrics] = []
     started = time.monotonic()
-    record_trial_start(run_id, trial_number, params)
+    record_trial_start(run_id, trial_number, params, confirms)
     logger.info("trial %d: %s", trial_number, params)
     try:
         with _phase(outcome, Phase.deploy):
@@ -79,7 +86,7 @@ def trial(spec: TuningSpec, run_id: str, trial_number: int, params: Configuratio
         with _phase(outcome, Phase.ready):
             wait_ready.with_options(timeout_seconds=spec.timeouts.ready + _READY_BACKSTOP_SECONDS)(spec, deployment)
         with _phase(outcome, Phase.benchmark):
-            reporter = Reporter(spec, run_id, trial_number, Store().url)
+            reporter = Reporter(spec, run_id, trial_number, Store().url) if confirms is None else None
             outcome.results_dir = str(workdir / "genai-bench")
             levels, benchmark_started, pruned = spec.benchmark.concurrency, time.monotonic(), False
             # Ascending load: a level that breaks a hard SLO settles the trial, as higher load only adds latency.

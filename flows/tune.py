@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from prefect import flow, get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -15,7 +17,7 @@ from pydantic import BaseModel
 from deployers import deployer_for
 from flows.trial import trial
 from tuning.outcome import TrialState
-from tuning.report import best_card, best_trial, leaderboard_rows
+from tuning.report import best_card, best_trial, confirmation_note, leaderboard_rows, ranked_candidates
 from tuning.search import Search, hard_slo_constraints, study_name
 from tuning.spec import TuningSpec
 from tuning.store import Store, Trial
@@ -53,6 +55,20 @@ def _tell(search: Search, recorded: Trial | None, number: int) -> None:
     # Prefect hands a subflow's Ctrl-C back as a Crashed state; the store says what really happened.
     if recorded is None or recorded.state == TrialState.interrupted:
         raise KeyboardInterrupt(f"trial {number} was interrupted")
+
+
+def _confirm_leaders(spec: TuningSpec, run_id: str, store: Store, search: Search) -> None:
+    """Benchmark the best configurations again, so the winner is chosen on more than one measurement."""
+    trials = store.trials(run_id)
+    done = Counter(t.confirms for t in trials if t.confirms is not None)
+    leaders = [c.trial for c in ranked_candidates(trials, spec.objective.maximize) if c.feasible]
+    for original in leaders[: spec.confirmation.top]:
+        for _ in range(spec.confirmation.repeats - done[original.number]):
+            number = search.ask_confirmation(original.params, original.number)
+            trial.with_options(timeout_seconds=spec.timeouts.trial)(
+                spec, run_id, number, original.params, confirms=original.number, return_state=True
+            )
+            _tell(search, store.trial(run_id, number), number)
 
 
 # Sections that must not change when a run is resumed: they decide what its trials measured.
@@ -123,6 +139,7 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
                 trial.with_options(timeout_seconds=spec.timeouts.trial)(spec, run.id, number, params, return_state=True)
                 _tell(search, store.trial(run.id, number), number)
             update_progress_artifact(progress, 100.0 * search.spent / search.budget)
+        _confirm_leaders(spec, run.id, store, search)
         trials = store.trials(run.id)
         best = best_trial(trials, spec.objective.maximize)
         best_number = best.number if best else None
@@ -136,6 +153,8 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
             if best
             else f"{succeeded} trial(s) succeeded but none met every hard SLO"
         )
+        if confirmed := confirmation_note(trials, spec.objective.maximize):
+            message += f"; {confirmed}"
         if saved := sum(t.saved_seconds or 0.0 for t in trials):
             message += f"; early stops saved about {saved:.0f}s of benchmarking"
         return TuneSummary(

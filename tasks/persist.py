@@ -10,9 +10,9 @@ from tuning.store import Store
 
 
 @task(name="record_trial_start", cache_policy=NO_CACHE)
-def record_trial_start(run_id: str, trial_number: int, params: Configuration) -> None:
+def record_trial_start(run_id: str, trial_number: int, params: Configuration, confirms: int | None = None) -> None:
     """Record that the trial has started, before any engine exists."""
-    Store().start_trial(run_id, trial_number, params)
+    Store().start_trial(run_id, trial_number, params, confirms)
 
 
 @task(name="record_trial_outcome", cache_policy=NO_CACHE)

@@ -35,6 +35,7 @@ def real_engine_spec(name: str, model: Path, engine_venv: Path, **sections: Any)
             "extra_request_params": {"ignore_eos": True},
         },
         "slos": [{"metric": "error_rate", "max": 0.0}],
+        "confirmation": {"top": 0},
         "timeouts": {"deploy": 30, "ready": 240, "benchmark": 300, "trial": 600},
     }
     data.update(sections)

@@ -54,16 +54,20 @@ def test_two_trials_are_deployed_benchmarked_scored_stored_in_postgres_and_publi
     prefect_server: None, postgres_url: str, tiny_model: Path, engine_venv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SERVETUNE_DATABASE_URL", postgres_url)
-    spec = real_engine_spec("e2e-two", tiny_model, engine_venv)
+    spec = real_engine_spec("e2e-two", tiny_model, engine_venv, confirmation={"top": 1, "repeats": 1})
 
     summary = tune(spec)
 
-    assert (summary.trials, summary.succeeded) == (2, 2)
+    assert (summary.trials, summary.succeeded) == (3, 3)  # two configurations, the better one confirmed
     store = Store(postgres_url)
     run = store.find_run(summary.run_id)
     assert run.state == "completed" and run.best_trial == summary.best_trial is not None
     trials = store.trials(run.id)
-    assert [t.params for t in trials] == [{"max-num-seqs": 2}, {"max-num-seqs": 4}]
+    searched, [confirmation] = trials[:2], trials[2:]
+    assert [t.params for t in searched] == [{"max-num-seqs": 2}, {"max-num-seqs": 4}]
+    leader = max(searched, key=lambda t: t.score)
+    assert (confirmation.confirms, confirmation.params) == (leader.number, leader.params)
+    assert "confirmed over 2 runs" in run.message
     for trial in trials:
         assert trial.state == "succeeded" and trial.feasible is True
         assert trial.ready_seconds and trial.benchmark_seconds and trial.score and trial.score > 0
@@ -73,8 +77,7 @@ def test_two_trials_are_deployed_benchmarked_scored_stored_in_postgres_and_publi
         assert round_.output_throughput > 0 and 0 < round_.ttft_p50 <= round_.ttft_p99
         # genai-bench's own outputs stay where the user can open them.
         assert any(Path(trial.results_dir).rglob("*.xlsx"))
-    best = max(trials, key=lambda t: t.score)
-    assert run.best_trial == best.number
+    best = next(t for t in searched if t.number == run.best_trial)
 
     artifacts = _artifacts(["e2e-two-leaderboard", "e2e-two-best", "e2e-two-progress"])
     assert set(artifacts) == {"e2e-two-leaderboard", "e2e-two-best", "e2e-two-progress"}
@@ -82,7 +85,7 @@ def test_two_trials_are_deployed_benchmarked_scored_stored_in_postgres_and_publi
     assert "inf" not in str(artifacts["e2e-two-leaderboard"].data).lower().replace("info", "")
     # In Prefect: one trial subflow run per configuration under the tune run, each made of the tasks.
     phases = ["benchmark", "cleanup", "deploy", "record_trial_outcome", "record_trial_start", "score", "wait_ready"]
-    assert _trial_runs_in_prefect(run.prefect_flow_run_id) == {"trial-0": phases, "trial-1": phases}
+    assert _trial_runs_in_prefect(run.prefect_flow_run_id) == {"trial-0": phases, "trial-1": phases, "trial-2": phases}
     assert _left_behind(run.id) == {}
 
 

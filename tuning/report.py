@@ -3,19 +3,77 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
+from statistics import fmean
 from typing import Any
 
 from tuning.outcome import TrialState
 from tuning.store import BenchmarkRound, Store, Trial, TuningRun
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A configuration the search measured, with every measurement of it: the trial and its confirmations."""
+
+    trial: Trial
+    scores: list[float]
+    feasible: bool
+
+    @property
+    def mean(self) -> float:
+        return fmean(self.scores)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return min(self.scores), max(self.scores)
+
+
+def _succeeded(trial: Trial) -> bool:
+    return trial.state == TrialState.succeeded and trial.score is not None
+
+
+def ranked_candidates(trials: list[Trial], maximize: bool) -> list[Candidate]:
+    """Succeeded search trials, best mean first; feasible only if every measurement of them was."""
+    ranked = []
+    for trial in trials:
+        if trial.confirms is not None or not _succeeded(trial):
+            continue
+        runs = [trial] + [t for t in trials if t.confirms == trial.number and _succeeded(t)]
+        scores = [float(t.score) for t in runs if t.score is not None]
+        ranked.append(Candidate(trial, scores, feasible=all(t.feasible for t in runs)))
+    return sorted(ranked, key=lambda c: c.mean, reverse=maximize)
+
+
 def best_trial(trials: list[Trial], maximize: bool) -> Trial | None:
-    """The best succeeded, feasible trial; None when no trial qualifies."""
-    candidates = [t for t in trials if t.state == TrialState.succeeded and t.feasible and t.score is not None]
-    if not candidates:
+    """The search trial whose configuration scored best on all its measurements and met every hard SLO in
+    each; None when no trial qualifies."""
+    feasible = [c for c in ranked_candidates(trials, maximize) if c.feasible]
+    return feasible[0].trial if feasible else None
+
+
+def confirmation_note(trials: list[Trial], maximize: bool) -> str | None:
+    """How the confirmed leaders compare, when configurations were measured more than once."""
+    confirmed = [c for c in ranked_candidates(trials, maximize) if c.feasible and len(c.scores) > 1]
+    if not confirmed:
         return None
-    pick = max if maximize else min
-    return pick(candidates, key=lambda t: t.score)
+    first = confirmed[0]
+    note = f"trial {first.trial.number} confirmed over {len(first.scores)} runs: {_range(first)}"
+    if len(confirmed) > 1:
+        second = confirmed[1]
+        overlap = first.spread[0] <= second.spread[1] and second.spread[0] <= first.spread[1]
+        if overlap:
+            note += (
+                f"; it cannot be told apart from trial {second.trial.number} ({_range(second)}): their "
+                "measurements overlap"
+            )
+        else:
+            note += f"; ahead of trial {second.trial.number} ({_range(second)}) on every measurement"
+    return note
+
+
+def _range(candidate: Candidate) -> str:
+    low, high = candidate.spread
+    return f"mean {candidate.mean:.4g}, range {low:.4g}-{high:.4g}"
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -23,6 +81,12 @@ def _params_text(params: dict[str, Any]) -> str:
 
 
 def _note(trial: Trial) -> str:
+    if trial.confirms is not None:
+        return f"confirms trial {trial.confirms}" + (f"; {_note_of_state(trial)}" if _note_of_state(trial) else "")
+    return _note_of_state(trial)
+
+
+def _note_of_state(trial: Trial) -> str:
     if trial.state == TrialState.pruned:
         return trial.stopped_early or "pruned"
     if trial.state != TrialState.succeeded:
@@ -100,12 +164,14 @@ def best_card(store: Store, run: TuningRun, trial: Trial | None) -> str:
             f"No trial both succeeded and met every hard SLO. {run.message or ''}\n"
         )
     rounds = store.rounds(trial.id) if trial.id is not None else []
+    confirmed = confirmation_note(store.trials(run.id), run.maximize)
     lines = [
         f"# Best configuration of `{run.name}`: trial {trial.number}",
         "",
         f"**{run.objective}**: {trial.score:.6g}"
         + (f" (raw {trial.objective_value:.6g}, soft-SLO penalty {trial.penalty:.3g})" if trial.penalty else ""),
         "",
+        *([f"Confirmation: {confirmed}.", ""] if confirmed else []),
         "| parameter | value |",
         "| --- | --- |",
         *[f"| `{k}` | `{v}` |" for k, v in trial.params.items()],

@@ -19,6 +19,8 @@ from tuning.space import configurations, dimension_values, grid_size
 from tuning.spec import Configuration, Dimension, StrategyName, StrategySpec, TuningSpec
 
 CONSTRAINTS_ATTR = "servetune_constraints"
+# Trial attribute of a confirmation run: the number of the trial it measures again.
+CONFIRMS_ATTR = "servetune_confirms"
 # Study attribute: trial numbers whose process died mid-trial. They are FAIL, and do not spend the budget.
 ABANDONED_ATTR = "servetune_abandoned"
 
@@ -134,6 +136,13 @@ class Search:
             if trial.params == params and all(type(trial.params[k]) is type(v) for k, v in params.items()):
                 return trial
         return None
+
+    def ask_confirmation(self, params: Configuration, original: int) -> int:
+        """A trial that measures ``params`` again (after the search); the study keeps it with the others."""
+        self.study.enqueue_trial(params, user_attrs={CONFIRMS_ATTR: original}, skip_if_exists=False)
+        trial = self.study.ask(self.distributions)
+        self._live[trial.number] = trial
+        return trial.number
 
     def tell_value(self, number: int, value: float, constraints: Sequence[float]) -> None:
         self._live[number].set_user_attr(CONSTRAINTS_ATTR, list(constraints))

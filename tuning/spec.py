@@ -481,6 +481,15 @@ class StrategySpec(StrictModel):
         return self.max_trials or DEFAULT_SAMPLED_TRIALS
 
 
+class ConfirmationSpec(StrictModel):
+    """Benchmark numbers are noisy: after the search, the best configurations are measured again."""
+
+    top: int = Field(
+        default=3, ge=0, description="How many of the best feasible configurations to benchmark again (0: none)."
+    )
+    repeats: PositiveInt = Field(default=1, description="How many more times each of them is benchmarked.")
+
+
 class BenchmarkTask(StrEnum):
     text_to_text = "text-to-text"
 
@@ -663,6 +672,7 @@ class TuningSpec(StrictModel):
         examples=[{"max-num-seqs": [4, 16], "max-num-batched-tokens": {"low": 512, "high": 2048, "step": 512}}],
     )
     strategy: StrategySpec = Field(default_factory=StrategySpec)
+    confirmation: ConfirmationSpec = Field(default_factory=ConfirmationSpec)
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     slos: list[SLOSpec] = Field(default_factory=list, description="Service-level objectives.")

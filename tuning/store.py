@@ -89,6 +89,7 @@ class Trial(SQLModel, table=True):
     results_dir: str | None = None
     stopped_early: str | None = None
     saved_seconds: float | None = None
+    confirms: int | None = Field(default=None, description="For a confirmation run: the trial it measures again")
     owner: str | None = Field(default=None, description="host:pid of the process that ran the trial")
     started_at: datetime | None = _timestamp()
     finished_at: datetime | None = _timestamp()
@@ -187,9 +188,11 @@ class Store:
             session.commit()
         return sorted(abandoned)
 
-    def start_trial(self, run_id: str, number: int, params: dict[str, Any]) -> None:
+    def start_trial(self, run_id: str, number: int, params: dict[str, Any], confirms: int | None = None) -> None:
         with Session(self.engine) as session:
-            trial = self._trial(session, run_id, number) or Trial(run_id=run_id, number=number, params=params)
+            trial = self._trial(session, run_id, number) or Trial(
+                run_id=run_id, number=number, params=params, confirms=confirms
+            )
             trial.state, trial.started_at, trial.owner = TrialState.running.value, _now(), this_process()
             session.add(trial)
             session.commit()
