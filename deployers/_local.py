@@ -76,7 +76,8 @@ class LocalDeployer(Deployer):
         try:
             env = self.engine_env()
             if devices is not None:
-                env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+                # The allocator numbers GPUs as NVML does (PCI bus order); CUDA must count them the same way.
+                env |= {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": ",".join(devices)}
             pid = process_group.start(argv, log_path, env, label=label, cwd=workdir)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.ENOMEM):

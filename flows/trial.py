@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from prefect import flow, get_run_logger
 
 from benchmarks import RoundMetrics
 from deployers import Deployment, deployer_for
+from deployers.gpu_allocator import GpuAllocator
 from tasks import benchmark, cleanup, deploy, record_trial_outcome, record_trial_start, score_result, wait_ready
+from tuning.gpu_slots import current_gpu_class, occupy
 from tuning.locations import trial_dir
 from tuning.outcome import Phase, TrialOutcome, TrialState
 from tuning.scoring import score
@@ -44,6 +46,17 @@ def _ending(exc: BaseException) -> TrialState:
     return TrialState.failed if isinstance(exc, Exception) else TrialState.interrupted
 
 
+def _claim_accelerators(spec: TuningSpec, params: Configuration, held: ExitStack) -> list[str] | None:
+    """Take the trial's GPUs: slots of its pool's GPU class (when run from a pool), then devices on this machine.
+
+    None on a machine without GPUs. What is taken is released by ``held``, whatever ends the trial.
+    """
+    gpus = deployer_for(spec).engine.gpu_count(params)
+    if (gpu_class := current_gpu_class()) is not None:
+        held.enter_context(occupy(gpu_class, gpus, timeout=spec.timeouts.trial))
+    return held.enter_context(GpuAllocator().allocate(gpus, timeout=spec.timeouts.deploy))
+
+
 def _early_stop(
     spec: TuningSpec, rounds: list[RoundMetrics], step: int, reporter: Reporter | None, gpus: int
 ) -> tuple[str, bool] | None:
@@ -75,12 +88,14 @@ def trial(
     deployment: Deployment | None = None
     rounds: list[RoundMetrics] = []
     started = time.monotonic()
+    held = ExitStack()  # the trial's GPU slots and devices, released once its engine is gone
     record_trial_start(run_id, trial_number, params, confirms)
     logger.info("trial %d: %s", trial_number, params)
     try:
         with _phase(outcome, Phase.deploy):
+            devices = _claim_accelerators(spec, params, held)
             deployment = deploy.with_options(timeout_seconds=spec.timeouts.deploy)(
-                spec, run_id, trial_number, params, str(workdir)
+                spec, run_id, trial_number, params, str(workdir), devices
             )
             outcome.command, outcome.log_path = deployment.command, deployment.log_path
         with _phase(outcome, Phase.ready):
@@ -125,6 +140,7 @@ def trial(
             outcome.timings[Phase.cleanup.value] = round(time.monotonic() - cleanup_started, 3)
             if outcome.state is not TrialState.succeeded:
                 outcome.log_tail = deployer_for(spec).logs(deployment, _LOG_TAIL_LINES)
+        held.close()
         outcome.timings["total"] = round(time.monotonic() - started, 3)
         (record_trial_outcome.fn if direct else record_trial_outcome)(run_id, outcome, rounds)
     if outcome.state not in (TrialState.succeeded, TrialState.pruned):

@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from deployers import deployer_for
+from deployers.engines import check_engine_flags
 from flows.trial import trial
 from tuning.outcome import TrialState
 from tuning.report import best_card, best_trial, confirmation_note, leaderboard_rows, ranked_candidates
@@ -100,6 +101,7 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
     a new run instead.
     """
     logger = get_run_logger()
+    check_engine_flags(spec)  # a misspelt flag fails here, before any engine starts
     store = Store()
     deployer = deployer_for(spec)
     if swept := deployer.sweep():

@@ -11,6 +11,13 @@ from tuning.spec import Configuration, TuningSpec
 
 
 @task(name="deploy", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient, cache_policy=NO_CACHE)
-def deploy(spec: TuningSpec, run_id: str, trial_number: int, params: Configuration, workdir: str) -> Deployment:
-    """Start the engine with the trial's parameters; return its endpoint and handle without waiting."""
-    return deployer_for(spec).deploy(run_id, trial_number, params, Path(workdir))
+def deploy(
+    spec: TuningSpec,
+    run_id: str,
+    trial_number: int,
+    params: Configuration,
+    workdir: str,
+    devices: list[str] | None = None,
+) -> Deployment:
+    """Start the engine with the trial's parameters on ``devices`` (None: no GPU); return without waiting."""
+    return deployer_for(spec).deploy(run_id, trial_number, params, Path(workdir), devices)

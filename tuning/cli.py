@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ from types import FrameType
 
 from tuning.loading import SpecError, load_spec
 from tuning.space import SearchSpaceError, configurations, grid_size
-from tuning.spec import StrategyName, TuningSpec
+from tuning.spec import EngineName, StrategyName, TuningSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_NO_FEASIBLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -35,11 +36,16 @@ def _params_text(params: dict) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from deployers import deployer_for
+    from deployers.engines._flags import flag_problems
 
     spec, configs = _load(args.spec)
+    problems, flags, note = flag_problems(spec)  # against the installed engine's own parser
+    if problems:
+        raise SpecError(args.spec, problems)
     print(f"{args.spec}: valid")
     engine, deployer = spec.engine.name.value, spec.deployer.kind
     print(f"run {spec.name!r}: {engine} serving {spec.model.path} via the {deployer} deployer")
+    print(f"engine flags: checked against {flags.label} ({flags.python})" if flags else f"note: {note}")
     if configs:
         total = grid_size(spec)
         capped = f" (capped from {total} by strategy.max_trials)" if len(configs) < total else ""
@@ -208,6 +214,52 @@ def cmd_spec_docs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_flags(args: argparse.Namespace) -> int:
+    from deployers.engines import ENGINES, FlagsUnavailable, engine_flags
+    from deployers.engines._flags import default_flags_python
+    from tuning.report import text_table
+
+    python = args.python or default_flags_python(args.engine)
+    try:
+        flags = engine_flags(args.engine, python)
+    except FlagsUnavailable as exc:
+        hint = ENGINES[args.engine].flags_venv or ".venvs/ENV"
+        print(f"servetune: cannot read {args.engine}'s flags: {exc}", file=sys.stderr)
+        print(
+            f"  give --python PATH, an interpreter with {args.engine} installed (e.g. {hint}/bin/python)",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_FOUND
+
+    def short(text: str, width: int = 60) -> str:
+        return text if len(text) <= width else text[: width - 3] + "..."
+
+    shown = [flag for flag in flags.flags if flag.tunable or not args.tunable]
+    rows = [
+        {
+            "flag": flag.name,
+            "aliases": ", ".join(a[2:] if a.startswith("--") else a for a in flag.aliases),
+            "type": flag.type_text,
+            "choices": short(", ".join(map(str, flag.choices))) if flag.choices else "",
+            "default": "" if flag.default is None else short(json.dumps(flag.default).strip('"'), 30),
+            "help": short(flag.help, 70),
+        }
+        for flag in sorted(shown, key=lambda f: f.name)
+    ]
+    which = "tunable flags" if args.tunable else "flags"
+    print(
+        f"{flags.label} ({flags.distribution}, {flags.python}): {len(rows)} {which}, written without dashes in a spec"
+    )
+    print(text_table(rows))
+    return EXIT_OK
+
+
+def cmd_pools_apply(args: argparse.Namespace) -> int:
+    from tuning.pools import cmd_pools_apply as apply
+
+    return apply(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="servetune", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -234,10 +286,21 @@ def build_parser() -> argparse.ArgumentParser:
     make_model.add_argument("out", help="folder to write the model to")
     make_model.add_argument("--seed", type=int, default=0)
     make_model.add_argument("--force", action="store_true", help="rebuild even if present")
+    flags = add("flags", cmd_flags, "list an engine's flags as its installed version's own parser defines them")
+    flags.add_argument("engine", choices=[engine.value for engine in EngineName])
+    flags.add_argument("--tunable", action="store_true", help="only numbers, switches and choices worth a trial")
+    flags.add_argument("--python", help="interpreter with the engine installed (default: one under ./.venvs)")
     add("spec-docs", cmd_spec_docs, "print the spec field reference (docs/spec.md) as markdown")
     add("sweep", cmd_sweep, "stop engines left behind by crashed runs").add_argument(
         "--run", help="stop every engine of this run id, even if its owner is alive"
     )
+    pools = sub.add_parser("pools", help="work pools and GPU slots on the Prefect server (docs/work-pools.md)")
+    pools_sub = pools.add_subparsers(dest="pools_command", required=True)
+    pools_apply = pools_sub.add_parser(
+        "apply", help="create or update the work pools and GPU slot limits of a pools file (idempotent)"
+    )
+    pools_apply.add_argument("file", nargs="?", default="infra/pools.yaml", help="pools file (default: %(default)s)")
+    pools_apply.set_defaults(handler=cmd_pools_apply)
     return parser
 
 

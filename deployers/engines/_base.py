@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from tuning.spec import Configuration, EngineSpec, ModelSpec
+from tuning.spec import Configuration, EngineSpec, ModelSpec, TuningSpec
+
+if TYPE_CHECKING:
+    from deployers.engines._flags import EngineFlags
 
 
 def flag_args(params: Configuration) -> list[str]:
@@ -29,6 +32,8 @@ class EngineAdapter(abc.ABC):
     #: The argv prefix that starts the server inside the engine's container image. A container deployer sets
     #: it as the entrypoint explicitly rather than trusting the image's own ENTRYPOINT.
     container_launcher: ClassVar[list[str]]
+    #: The environment `make setup` builds whose interpreter can read this engine's flags (for messages).
+    flags_venv: ClassVar[str | None] = None
 
     def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec
@@ -61,3 +66,23 @@ class EngineAdapter(abc.ABC):
     @abc.abstractmethod
     def gpu_count(self, params: Configuration) -> int:
         """Accelerators one deployment with these parameters occupies (at least 1)."""
+
+    def flags(self) -> EngineFlags:
+        """The engine's flags as its own parser defines them, read with ``engine.python``/``engine.venv``.
+
+        Cached per interpreter and engine version. Raises ``FlagsUnavailable`` when that interpreter is missing
+        or has no such engine installed.
+        """
+        from deployers.engines._flags import engine_flags
+
+        return engine_flags(self.name, self.spec.interpreter)
+
+    def managed_flags(self) -> list[str]:
+        """The flags ``server_args`` sets itself from ``model.*`` and the deployer: a spec must not set them too."""
+        bare = type(self)(EngineSpec(name=self.spec.name))
+        argv = bare.server_args(ModelSpec(path="/model", tokenizer="/tokenizer"), {}, "127.0.0.1", 1)
+        return [item[2:] for item in argv if item.startswith("--")]
+
+    def check_flags(self, spec: TuningSpec) -> list[str]:
+        """Problems with ``engine.args`` and ``search_space`` against the installed engine, one line each."""
+        return self.flags().check(spec, tuple(self.managed_flags()))

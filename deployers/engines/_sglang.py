@@ -1,0 +1,61 @@
+"""SGLang: ``python -m sglang.launch_server`` with SGLang's own flag names (mem-fraction-static, tp-size, ...)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from deployers.engines._base import EngineAdapter, flag_args
+from tuning.spec import Configuration, ModelSpec
+
+# Every spelling SGLang (0.5.x) accepts for its parallelism sizes.
+_TENSOR = ("tp-size", "tensor-parallel-size", "tp")
+_PIPELINE = ("pp-size", "pipeline-parallel-size", "pp")
+_DATA = ("dp-size", "data-parallel-size", "dp")
+
+
+def _size(params: Configuration, names: tuple[str, ...]) -> int:
+    for name in names:
+        if name in params:
+            return int(params[name])
+    return 1
+
+
+class SglangAdapter(EngineAdapter):
+    name: ClassVar[str] = "sglang"
+    # genai-bench 0.0.5 speaks SGLang's OpenAI-compatible API under its own backend name.
+    api_backend: ClassVar[str] = "sglang"
+    health_path: ClassVar[str] = "/health"
+    container_launcher: ClassVar[list[str]] = ["python3", "-m", "sglang.launch_server"]
+    flags_venv: ClassVar[str | None] = ".venvs/sglang-flags"
+
+    def launcher(self) -> list[str]:
+        return [self.spec.interpreter, "-m", "sglang.launch_server"]
+
+    def server_args(
+        self, model: ModelSpec, params: Configuration, host: str, port: int, model_path: str | None = None
+    ) -> list[str]:
+        argv = [
+            "--model-path", model_path or model.path,
+            "--served-model-name", model.name,
+            "--host", host,
+            "--port", str(port),
+        ]  # fmt: skip
+        if model.tokenizer:
+            argv += ["--tokenizer-path", model.tokenizer]
+        return argv + flag_args(self.parameters(params))
+
+    def env(self) -> dict[str, str]:
+        # A local model must never trigger a download attempt from a model hub that may be unreachable.
+        return {"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"}
+
+    def gpu_count(self, params: Configuration) -> int:
+        """tp x pp GPUs per replica, times dp replicas.
+
+        With the legacy ``enable-dp-attention`` switch, SGLang's dp-size splits attention inside the tensor-parallel
+        group instead of adding replicas (as ``attn-dp-size`` does), so it adds no GPUs.
+        """
+        merged = self.parameters(params)
+        tensor, pipeline, data = _size(merged, _TENSOR), _size(merged, _PIPELINE), _size(merged, _DATA)
+        if merged.get("enable-dp-attention") is True:
+            data = 1
+        return max(1, tensor * pipeline * data)
