@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,23 @@ from pydantic import ValidationError
 from tuning.spec import TuningSpec
 
 
-class SpecError(ValueError):
-    """A spec that cannot be used; ``problems`` holds one line per problem, each naming its field."""
+class InvalidFile(ValueError):
+    """An input file that cannot be used; ``problems`` holds one line per problem, each naming its field."""
+
+    kind = "file"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: invalid spec\n" + "\n".join(f"  {p}" for p in problems))
+        super().__init__(f"{source}: invalid {self.kind}\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class SpecError(InvalidFile):
+    kind = "spec"
+
+
+# A validator's message that starts with a field path ("job_variables.env.X: ...") continues the location.
+_SUBFIELD = re.compile(r"^((?:\[\d+\]|[A-Za-z_])[\w.\[\]-]*): ")
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -39,18 +50,35 @@ def _shows_input(item: Any) -> bool:
     return item["type"] != "missing" and "input" in item and not isinstance(item["input"], dict) and not secret
 
 
-def describe_validation_error(error: ValidationError) -> list[str]:
+def describe_validation_error(
+    error: ValidationError, unknown_hint: str = "check its spelling against docs/spec.md"
+) -> list[str]:
     """One line per error: where, what was wrong, and the value given."""
     lines = []
     for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        line = f"{_location(item['loc'])}: {message}"
+        where, message = _location(item["loc"]), item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            line = f"{_location(item['loc'])}: unknown field (check its spelling against docs/spec.md)"
+            message = f"unknown field ({unknown_hint})"
+        elif (sub := _SUBFIELD.match(message)) is not None and not message.startswith("'"):
+            path, message = sub.group(1), message[sub.end() :]
+            where = path if not item["loc"] else where + ("" if path.startswith("[") else ".") + path
         elif _shows_input(item) and repr(item["input"]) not in message:
-            line += f" (given: {item['input']!r})"
-        lines.append(line)
+            message += f" (given: {item['input']!r})"
+        lines.append(f"{where}: {message}")
     return lines
+
+
+def read_document(path: str | Path, error: type[InvalidFile] = SpecError) -> Any:
+    """The data of a YAML (or, by its suffix, JSON) file; an unreadable or malformed file raises ``error``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise error(str(path), [f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
 
 
 def spec_from_data(data: Any, source: str = "spec", base_dir: Path | None = None) -> TuningSpec:
@@ -64,13 +92,4 @@ def spec_from_data(data: Any, source: str = "spec", base_dir: Path | None = None
 
 def load_spec(path: str | Path) -> TuningSpec:
     """Load a YAML or JSON spec; relative paths inside it are taken from the spec file's folder."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(str(path), [f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
-    return spec_from_data(data, str(path), base_dir=path.resolve().parent)
+    return spec_from_data(read_document(path), str(path), base_dir=Path(path).resolve().parent)

@@ -18,26 +18,19 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import httpx
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from tuning.gpu_slots import GPU_CLASS_ENV, limit_name
+from tuning.loading import InvalidFile, describe_validation_error, read_document
 
 DEFAULT_FILE = Path("infra") / "pools.yaml"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|API_KEY|ACCESS_KEY|CREDENTIAL", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"://[^/@\s:]*:[^/@\s]+@")
-# A model validator's message that starts with a field path ("job_variables.env.X: ...") continues the location.
-_SUBFIELD = re.compile(r"^((?:\[\d+\]|[A-Za-z_])[\w.\[\]-]*): ")
 
 
-class PoolFileError(ValueError):
-    """A pools file that cannot be used; ``problems`` holds one line per problem, each naming its field."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: invalid pools file\n" + "\n".join(f"  {p}" for p in problems))
+class PoolFileError(InvalidFile):
+    kind = "pools file"
 
 
 class PoolApplyError(RuntimeError):
@@ -171,50 +164,19 @@ class PoolsFile(BaseModel):
         return totals
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") or "(top level)"
-
-
-def describe_errors(error: ValidationError) -> list[str]:
-    """One line per error: the field (``pools[1].slots``), what is wrong, and the value given when it is short."""
-    lines = []
-    for item in error.errors(include_url=False):
-        where, message = _location(item["loc"]), item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown field (the fields are described in infra/pools.yaml)"
-        elif (sub := _SUBFIELD.match(message)) is not None:
-            path, message = sub.group(1), message[sub.end() :]
-            where = path if not item["loc"] else where + ("" if path.startswith("[") else ".") + path
-        elif (
-            item["type"] != "missing"
-            and isinstance(item.get("input"), str | int | float | bool | None)
-            and repr(item["input"]) not in message
-        ):
-            message += f" (given: {item['input']!r})"
-        lines.append(f"{where}: {message}")
-    return lines
-
-
 def pools_from_data(data: Any, source: str = "pools file") -> PoolsFile:
     if not isinstance(data, dict):
         raise PoolFileError(source, [f"(top level): expected a mapping with `pools`, got {type(data).__name__}"])
     try:
         return PoolsFile.model_validate(data)
     except ValidationError as exc:
-        raise PoolFileError(source, describe_errors(exc)) from None
+        raise PoolFileError(
+            source, describe_validation_error(exc, "the fields are described in infra/pools.yaml")
+        ) from None
 
 
 def load_pools(path: str | Path) -> PoolsFile:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PoolFileError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PoolFileError(str(path), [f"not valid YAML: {exc}"]) from None
-    return pools_from_data(data, str(path))
+    return pools_from_data(read_document(path, PoolFileError), str(path))
 
 
 def _apply_pool(client: Any, pool: Pool) -> str:
