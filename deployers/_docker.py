@@ -17,7 +17,6 @@ import logging
 import math
 import os
 import re
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,16 +62,6 @@ def _remove_leftovers() -> None:
     for deployer, deployment in list(_STARTED.values()):
         with contextlib.suppress(Exception):
             deployer.teardown(deployment)
-
-
-def owner_label() -> str:
-    return f"{socket.gethostname()}/{os.getpid()}"
-
-
-def _is_orphan(owner: str) -> bool:
-    """True for a container whose owner ran on this host and is gone; another host's owner is left alone."""
-    host, _, pid = owner.rpartition("/")
-    return host == socket.gethostname() and process_group.pid_gone(pid)
 
 
 @dataclass
@@ -310,7 +299,7 @@ class DockerDeployer(Deployer):
             LABEL_RUN: run_id,
             LABEL_TRIAL: str(trial_number),
             LABEL_LABEL: label,
-            LABEL_OWNER: owner_label(),
+            LABEL_OWNER: process_group.owner_id(),
             LABEL_LOG: str(log_path),
         }
         with self._docker_errors(f"create the engine container from {self.settings.image}"):
@@ -407,7 +396,7 @@ class DockerDeployer(Deployer):
         removed = []
         for container in containers:
             labels = container.labels
-            if not include_live_owners and not _is_orphan(labels.get(LABEL_OWNER, "")):
+            if not include_live_owners and not process_group.owner_gone(labels.get(LABEL_OWNER, "")):
                 continue
             log_label = labels.get(LABEL_LOG)
             log_path = Path(log_label) if log_label and Path(log_label).parent.is_dir() else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Mapping
@@ -101,6 +102,17 @@ def pid_gone(pid: str | int) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def owner_id() -> str:
+    """This process as the owner of what it starts: ``host/pid``, written into labels and trial rows."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+def owner_gone(owner: str) -> bool:
+    """True when ``owner`` (an :func:`owner_id`) ran on this host and has ended; another host's: unknown, False."""
+    host, _, pid = owner.rpartition("/")
+    return host == socket.gethostname() and pid_gone(pid)
 
 
 def is_running(pgid: int) -> bool:

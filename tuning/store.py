@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -27,17 +26,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def this_process() -> str:
-    """Who runs a trial: ``host:pid``, so a later run can tell a dead owner from a live one."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def _owner_gone(owner: str | None) -> bool:
-    """True when ``owner`` was a process on this host that no longer exists (another host's: unknown, False)."""
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname():
-        return owner is None
-    return process_group.pid_gone(pid)
+    """A trial row with no owner predates owners; otherwise its process must be on this host and gone."""
+    return owner is None or process_group.owner_gone(owner)
 
 
 def _timestamp() -> Any:
@@ -90,7 +81,7 @@ class Trial(SQLModel, table=True):
     stopped_early: str | None = None
     saved_seconds: float | None = None
     confirms: int | None = Field(default=None, description="For a confirmation run: the trial it measures again")
-    owner: str | None = Field(default=None, description="host:pid of the process that ran the trial")
+    owner: str | None = Field(default=None, description="host/pid of the process that ran the trial")
     started_at: datetime | None = _timestamp()
     finished_at: datetime | None = _timestamp()
 
@@ -193,7 +184,7 @@ class Store:
             trial = self._trial(session, run_id, number) or Trial(
                 run_id=run_id, number=number, params=params, confirms=confirms
             )
-            trial.state, trial.started_at, trial.owner = TrialState.running.value, _now(), this_process()
+            trial.state, trial.started_at, trial.owner = TrialState.running.value, _now(), process_group.owner_id()
             session.add(trial)
             session.commit()
 
