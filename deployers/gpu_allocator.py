@@ -120,6 +120,10 @@ class GpuAllocator:
         finally:
             nvml.nvmlShutdown()
 
+    def gpu_total(self) -> int:
+        """How many GPUs this machine has (busy or not); 0 without NVIDIA GPUs."""
+        return len(self._gpus() or [])
+
     def _busy(self, gpu: _Gpu) -> str | None:
         if gpu.processes:
             return f"busy: {len(gpu.processes)} compute process(es) on it (pid {', '.join(map(str, gpu.processes))})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger
 
@@ -91,9 +92,13 @@ def trial(
     held = ExitStack()  # the trial's GPU slots and devices, released once its engine is gone
     record_trial_start(run_id, trial_number, params, confirms)
     logger.info("trial %d: %s", trial_number, params)
+    # On a pool's worker, engines left by a trial process that was killed are found only by a later trial here.
+    if swept := deployer_for(spec).sweep():
+        logger.warning("removed engines left by trials whose process died: %s", swept)
     try:
         with _phase(outcome, Phase.deploy):
             devices = _claim_accelerators(spec, params, held)
+            outcome.engine_started_at = datetime.now(UTC)
             deployment = deploy.with_options(timeout_seconds=spec.timeouts.deploy)(
                 spec, run_id, trial_number, params, str(workdir), devices
             )
@@ -138,6 +143,7 @@ def trial(
             cleanup_started = time.monotonic()
             (cleanup.fn if direct else cleanup)(spec, deployment)
             outcome.timings[Phase.cleanup.value] = round(time.monotonic() - cleanup_started, 3)
+            outcome.engine_stopped_at = datetime.now(UTC)
             if outcome.state is not TrialState.succeeded:
                 outcome.log_tail = deployer_for(spec).logs(deployment, _LOG_TAIL_LINES)
         held.close()

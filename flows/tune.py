@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import (
@@ -16,11 +17,13 @@ from pydantic import BaseModel
 
 from deployers import deployer_for
 from deployers.engines import check_engine_flags
-from flows.trial import trial
+from deployers.validity import gpus_available, rejection
+from flows.dispatch import TrialRuns
 from tuning.outcome import TrialState
-from tuning.report import best_card, best_trial, confirmation_note, leaderboard_rows, ranked_candidates
+from tuning.pareto import Goal
+from tuning.report import best_card, conclude, leaderboard_rows, leaders, pareto_rows
 from tuning.search import Search, hard_slo_constraints, study_name
-from tuning.spec import TuningSpec
+from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store, Trial
 
 
@@ -47,7 +50,8 @@ def _summarise_failures(store: Store, run_id: str) -> str:
 def _tell(search: Search, recorded: Trial | None, number: int) -> None:
     """Tell the study how a trial ended, as the store recorded it."""
     if recorded is not None and recorded.state == TrialState.succeeded and recorded.score is not None:
-        search.tell_value(number, recorded.score, recorded.constraints)
+        # One value per objective when there are several (``objective_scores``), else the score.
+        search.tell_value(number, recorded.objective_scores or recorded.score, recorded.constraints)
         return
     if recorded is not None and recorded.state == TrialState.pruned:
         search.tell_pruned(number)
@@ -58,22 +62,70 @@ def _tell(search: Search, recorded: Trial | None, number: int) -> None:
         raise KeyboardInterrupt(f"trial {number} was interrupted")
 
 
-def _confirm_leaders(spec: TuningSpec, run_id: str, store: Store, search: Search) -> None:
+def _search(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: TrialRuns, progress: UUID) -> None:
+    """Keep ``parallelism`` trials in flight until the budget is spent; tell the study each result as it ends.
+
+    A configuration already measured reuses that result; one that cannot run is rejected without an engine; one
+    the study asks again while its twin is still running waits for the twin's result.
+    """
+    logger = get_run_logger()
+    available = gpus_available(spec)
+    hard_slos = sum(slo.hard for slo in spec.slos)
+    in_flight: dict[int, Configuration] = {}
+    twins: list[tuple[int, Configuration]] = []
+
+    def place(number: int, params: Configuration) -> None:
+        if (earlier := search.measured(params)) is not None:
+            logger.info("trial %d repeats trial %d's configuration; reusing its result", number, earlier.number)
+            why = f"same configuration as trial {earlier.number}; its result was reused"
+            store.record_not_run(run_id, number, params, TrialState.repeated, why)
+            search.tell_value(number, earlier.values, hard_slo_constraints(earlier))
+        elif params in in_flight.values():
+            twins.append((number, params))
+        elif (why := rejection(spec, params, available)) is not None:
+            logger.warning("trial %d rejected before deployment: %s", number, why)
+            store.record_not_run(run_id, number, params, TrialState.rejected, f"rejected: {why}")
+            search.tell_rejected(number, hard_slos)
+        else:
+            in_flight[number] = params
+            runs.start(number, params)
+
+    exhausted = False
+    while True:
+        while runs.has_room and not exhausted:
+            if (asked := search.ask()) is None:
+                exhausted = True
+            else:
+                place(*asked)
+        if not runs.busy:
+            break
+        for number in runs.wait_finished():
+            in_flight.pop(number)
+            _tell(search, store.trial(run_id, number), number)
+            waiting, twins[:] = list(twins), []
+            for twin in waiting:  # a result is known now, or the twin failed and the configuration runs itself
+                place(*twin)
+        update_progress_artifact(progress, 100.0 * search.spent / search.budget)
+
+
+def _confirm_leaders(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: TrialRuns) -> None:
     """Benchmark the best configurations again, so the winner is chosen on more than one measurement."""
     trials = store.trials(run_id)
     done = Counter(t.confirms for t in trials if t.confirms is not None)
-    leaders = [c.trial for c in ranked_candidates(trials, spec.objective.maximize) if c.feasible]
-    for original in leaders[: spec.confirmation.top]:
+    for original in leaders(trials, Goal.of_spec(spec))[: spec.confirmation.top]:
         for _ in range(spec.confirmation.repeats - done[original.number]):
             number = search.ask_confirmation(original.params, original.number)
-            trial.with_options(timeout_seconds=spec.timeouts.trial)(
-                spec, run_id, number, original.params, confirms=original.number, return_state=True
-            )
-            _tell(search, store.trial(run_id, number), number)
+            runs.start(number, original.params, confirms=original.number)
+            while not runs.has_room:
+                for finished in runs.wait_finished():
+                    _tell(search, store.trial(run_id, finished), finished)
+    while runs.busy:
+        for finished in runs.wait_finished():
+            _tell(search, store.trial(run_id, finished), finished)
 
 
 # Sections that must not change when a run is resumed: they decide what its trials measured.
-_RESUME_FIXED = ("model", "engine", "deployer", "search_space", "benchmark", "objective", "slos")
+_RESUME_FIXED = ("model", "engine", "deployer", "search_space", "benchmark", "objective", "objectives", "slos")
 
 
 class SpecChanged(ValueError):
@@ -130,33 +182,24 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
     )
     progress = create_progress_artifact(0.0, key=f"{key}-progress", description=f"Trials done in run {run.id}")
     state, message, best_number = "failed", "", None
+    runs = TrialRuns(spec, run.id, store)
     try:
-        while (asked := search.ask()) is not None:
-            number, params = asked
-            if (earlier := search.measured(params)) is not None:
-                logger.info("trial %d repeats trial %d's configuration; reusing its result", number, earlier.number)
-                store.record_repeat(run.id, number, params, earlier.number)
-                search.tell_value(number, earlier.value, hard_slo_constraints(earlier))
-            else:
-                trial.with_options(timeout_seconds=spec.timeouts.trial)(spec, run.id, number, params, return_state=True)
-                _tell(search, store.trial(run.id, number), number)
-            update_progress_artifact(progress, 100.0 * search.spent / search.budget)
-        _confirm_leaders(spec, run.id, store, search)
+        runs.check()
+        _search(spec, run.id, store, search, runs, progress)
+        _confirm_leaders(spec, run.id, store, search, runs)
         trials = store.trials(run.id)
-        best = best_trial(trials, spec.objective.maximize)
+        conclusion = conclude(trials, Goal.of_spec(spec))  # the best, or the point the pick rule chose
+        best = conclusion.best
         best_number = best.number if best else None
         succeeded = sum(t.state == TrialState.succeeded for t in trials)
         if not succeeded:
             message = _summarise_failures(store, run.id)
             raise NoTrialSucceeded(message)
         state = "completed"
-        message = (
-            f"best: trial {best.number} with {spec.objective.label} {best.score:.6g}"
-            if best
-            else f"{succeeded} trial(s) succeeded but none met every hard SLO"
-        )
-        if confirmed := confirmation_note(trials, spec.objective.maximize):
-            message += f"; {confirmed}"
+        if conclusion.front is not None:
+            store.mark_front(run.id, conclusion.front.numbers)
+        # Names the best (or picked, and the rule), else the nearest miss; with the confirmation's spread.
+        message = conclusion.message
         if saved := sum(t.saved_seconds or 0.0 for t in trials):
             message += f"; early stops saved about {saved:.0f}s of benchmarking"
         return TuneSummary(
@@ -175,6 +218,9 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
         raise
     finally:
         # Nothing may outlive the run, whatever ended it.
+        if state == "interrupted":
+            runs.stop()
+            store.interrupt_trials(run.id)
         deployer.sweep(run.id)
         store.finish_run(run.id, state, message, best_number)
         if state != "interrupted":
@@ -182,6 +228,8 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
             create_table_artifact(
                 leaderboard_rows(store, finished), key=f"{key}-leaderboard", description=f"Trials of run {run.id}"
             )
+            if front := pareto_rows(store, finished):
+                create_table_artifact(front, key=f"{key}-pareto-front", description=f"Pareto front of run {run.id}")
             best = next((t for t in store.trials(run.id) if t.number == best_number), None)
             create_markdown_artifact(best_card(store, finished, best), key=f"{key}-best", description=message)
         logger.info("run %s %s: %s", run.id, state, message)

@@ -45,9 +45,16 @@ def test_quickstart_is_a_grid_of_at_least_four_with_an_slo_and_paths_inside_the_
     assert spec.engine.interpreter == str(REPO / ".venvs" / "vllm-cpu" / "bin" / "python")
 
 
-def test_prefect_yaml_deployment_parameters_are_a_valid_spec() -> None:
-    config = yaml.safe_load((REPO / "prefect.yaml").read_text())
-    for deployment in config["deployments"]:
-        assert deployment["entrypoint"] == "flows/tune.py:tune"
+def test_prefect_yaml_presets_are_valid_specs_and_each_pool_has_its_trial_deployment() -> None:
+    from tuning.pools import load_pools
+
+    deployments = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    presets = [d for d in deployments if d["entrypoint"] == "flows/tune.py:tune"]
+    trials = {d["name"]: d["work_pool"]["name"] for d in deployments if d["entrypoint"] == "flows/trial.py:trial"}
+    assert {"quickstart", "vllm-throughput", "vllm-latency-slo"} <= {d["name"] for d in presets}
+    for deployment in presets:
         spec = spec_from_data(deployment["parameters"]["spec"], base_dir=REPO)
-        assert configurations(spec)
+        assert configurations(spec) and spec.name == deployment["name"]
+        assert spec.hardware.pool is None or spec.hardware.pool in trials
+    pools = [p.name for p in load_pools(REPO / "infra" / "pools.yaml").pools]
+    assert trials == {pool: pool for pool in pools}  # trial/<pool>, on that pool

@@ -69,7 +69,8 @@ def test_apply_creates_the_pools_with_their_job_variables_and_one_limit_per_gpu_
         assert job.env["EXTRA"] == "1"
         cpu = client.read_work_pool(f"cpu-{tag}")
         cpu_job = run_coro_as_sync(ProcessJobConfiguration.from_template_and_values(cpu.base_job_template, {}))
-        assert "SERVETUNE_GPU_CLASS" not in (cpu_job.env or {})
+        # Trials on a pool without GPUs take slots of the CPU limit, one engine per slot.
+        assert cpu_job.env["SERVETUNE_GPU_CLASS"] == "cpu"
         # The two H100 pools share their class's limit: 8 + 4 GPUs.
         assert client.read_global_concurrency_limit_by_name(f"servetune-gpu-h100{tag}").limit == 12
 

@@ -82,6 +82,9 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+_SERVER_START_SECONDS = 120
+
+
 def _start_prefect_server_shielded_from_ctrl_c() -> str:
     """Start Prefect's temporary local server now, with SIGINT blocked while it is spawned.
 
@@ -91,11 +94,13 @@ def _start_prefect_server_shielded_from_ctrl_c() -> str:
     that SIGINT; Prefect stops it with SIGTERM when servetune exits.
     """
     from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         server = SubprocessASGIServer()
-        server.start()
+        # Prefect's default (20 s) is too short on a busy 2-core machine, where the server may take a minute.
+        server.start(timeout=max(_SERVER_START_SECONDS, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return server.api_url
@@ -148,6 +153,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         {
             "run": r.id,
             "name": r.name,
+            "kind": r.kind,
             "state": r.state,
             "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
             "trials": str(len(store.trials(r.id))),
@@ -160,8 +166,35 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from tuning.history import UnknownTarget, history_rows, target_history
+    from tuning.report import text_table
+    from tuning.store import Store
+
+    store = Store()
+    try:
+        entries = target_history(store, args.target)
+    except UnknownTarget as exc:
+        print(f"servetune: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    shown = entries[-args.limit :]
+    print(f"{args.target}: {len(entries)} run(s), the latest {len(shown)} shown; objective {entries[-1].objective}")
+    print(text_table(history_rows(shown)))
+    return EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def cmd_show(args: argparse.Namespace) -> int:
-    from tuning.report import best_card, leaderboard_rows, text_table
+    from tuning.report import best_card, leaderboard_rows, pareto_rows, text_table
     from tuning.store import RunNotFound, Store
 
     store = Store()
@@ -175,6 +208,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(run.message)
     print()
     print(text_table(leaderboard_rows(store, run)))
+    if front := pareto_rows(store, run):
+        print("\nPareto front (* picked):")
+        print(text_table(front))
     trials = store.trials(run.id)
     best = next((t for t in trials if t.number == run.best_trial), None)
     print()
@@ -279,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="start a new run even if a run of this name did not complete"
     )
     add("runs", cmd_runs, "list stored tuning runs").add_argument("--limit", type=int, default=20)
+    history = add("history", cmd_history, "list a target's tuning runs and rechecks, each against its baseline")
+    history.add_argument("target", help="the target's run name")
+    history.add_argument("--limit", type=_positive_int, default=20, help="show the latest N (default: %(default)s)")
     show = add("show", cmd_show, "show a run's leaderboard and best configuration")
     show.add_argument("run", help="run id, id prefix, or name (latest run of that name)")
     show.add_argument("--logs", action="store_true", help="also print the engine log tail of failed trials")

@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 # Names the pool's GPU class in the environment of the flow runs a worker of that pool starts (set by
-# `servetune pools apply` as a job variable); absent on a CPU pool.
+# `servetune pools apply` as a job variable); `cpu` on a pool without GPUs.
 GPU_CLASS_ENV = "SERVETUNE_GPU_CLASS"
+# The class pools without GPUs set, so their trials take slots too: one engine per CPU slot.
+CPU_CLASS = "cpu"
 CPU_LIMIT = "servetune-cpu"
 # Slots are a lease the holder renews; one whose holder vanished is freed by the server after this long.
 LEASE_SECONDS = 120
@@ -36,8 +38,8 @@ class GpuSlotTimeout(GpuSlotError, TimeoutError):
 
 
 def limit_name(gpu_class: str | None) -> str:
-    """The global concurrency limit of a GPU class (``None``: the CPU pools' limit)."""
-    return f"servetune-gpu-{gpu_class}" if gpu_class else CPU_LIMIT
+    """The global concurrency limit of a GPU class (``None`` or ``cpu``: the CPU pools' limit)."""
+    return f"servetune-gpu-{gpu_class}" if gpu_class and gpu_class != CPU_CLASS else CPU_LIMIT
 
 
 def current_gpu_class() -> str | None:

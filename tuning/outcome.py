@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -18,6 +19,7 @@ class TrialState(StrEnum):
     interrupted = "interrupted"
     repeated = "repeated"
     pruned = "pruned"
+    rejected = "rejected"  # could not run (too many GPUs, flags the engine refuses); no engine was started
 
 
 class Phase(StrEnum):
@@ -42,6 +44,8 @@ class TrialOutcome(BaseModel):
     results_dir: str | None = None
     stopped_early: str | None = Field(default=None, description="Why the benchmark stopped before its last level")
     saved_seconds: float | None = Field(default=None, description="Benchmark time the early stop saved (estimate)")
+    engine_started_at: datetime | None = Field(default=None, description="When the deployer started the engine")
+    engine_stopped_at: datetime | None = Field(default=None, description="When cleanup had removed the engine")
 
     @property
     def feasible(self) -> bool:

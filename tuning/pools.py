@@ -20,7 +20,7 @@ from typing import Any, Literal, Self
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
-from tuning.gpu_slots import GPU_CLASS_ENV, limit_name
+from tuning.gpu_slots import CPU_CLASS, GPU_CLASS_ENV, limit_name
 from tuning.loading import InvalidFile, describe_validation_error, read_document
 
 DEFAULT_FILE = Path("infra") / "pools.yaml"
@@ -133,8 +133,7 @@ class Pool(BaseModel):
             properties[key]["default"] = value
         if "env" in properties:
             env = dict(self.job_variables.get("env") or {})
-            if self.gpu_class:
-                env[GPU_CLASS_ENV] = self.gpu_class
+            env[GPU_CLASS_ENV] = self.gpu_class or CPU_CLASS
             properties["env"]["default"] = env
         return template
 

@@ -11,6 +11,7 @@ Rules (each a lesson from the system this replaces):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from statistics import fmean
 
 from pydantic import BaseModel, Field
@@ -50,6 +51,11 @@ class Score(BaseModel):
         description="Per hard SLO, the worst round's signed relative excess: <= 0 met, > 0 broken by that much. "
         "What a constrained sampler learns the feasible region from.",
     )
+    values: list[float] = Field(
+        default_factory=list,
+        description="Per objective of a multi-objective spec (in its order), the value after soft penalties, "
+        "as the study is told it; one item, ``value``, for a single objective.",
+    )
 
 
 def objective_of_round(round_: RoundMetrics, objective: ObjectiveSpec, gpus: int) -> float:
@@ -87,7 +93,22 @@ def _aggregate(values: list[float], aggregate: Aggregate, maximize: bool) -> flo
     return (best if aggregate is Aggregate.best else worst)(values)
 
 
-def score(rounds: list[RoundMetrics], objective: ObjectiveSpec, slos: list[SLOSpec], gpus: int = 1) -> Score:
+def _objective_value(rounds: list[RoundMetrics], objective: ObjectiveSpec, gpus: int, penalty: float) -> float:
+    """The objective over the rounds, with the soft-SLO penalty making it worse in its own direction."""
+    raw = _aggregate([objective_of_round(r, objective, gpus) for r in rounds], objective.aggregate, objective.maximize)
+    if not math.isfinite(raw):
+        raise ScoringError(f"the objective {objective.label} is not a finite number ({raw})")
+    return raw / (1.0 + penalty) if objective.maximize else raw * (1.0 + penalty)
+
+
+def score(
+    rounds: list[RoundMetrics],
+    objective: ObjectiveSpec,
+    slos: list[SLOSpec],
+    gpus: int = 1,
+    objectives: Sequence[ObjectiveSpec] = (),
+) -> Score:
+    """``objective`` gives ``value``; ``objectives`` (several, for a Pareto search) give ``values``."""
     if not rounds:
         raise ScoringError("the benchmark produced no rounds to score")
     violations: list[SLOViolation] = []
@@ -117,10 +138,8 @@ def score(rounds: list[RoundMetrics], objective: ObjectiveSpec, slos: list[SLOSp
             constraints.append(max(_signed_excess(slo_value(r, slo), slo.max) for r in rounds))
         else:
             penalty += slo.penalty * worst_excess
-    raw = _aggregate([objective_of_round(r, objective, gpus) for r in rounds], objective.aggregate, objective.maximize)
-    if not math.isfinite(raw):
-        raise ScoringError(f"the objective {objective.label} is not a finite number ({raw})")
-    value = raw / (1.0 + penalty) if objective.maximize else raw * (1.0 + penalty)
+    raw = _objective_value(rounds, objective, gpus, 0.0)
+    value = _objective_value(rounds, objective, gpus, penalty)
     return Score(
         value=value,
         objective_value=raw,
@@ -129,4 +148,5 @@ def score(rounds: list[RoundMetrics], objective: ObjectiveSpec, slos: list[SLOSp
         maximize=objective.maximize,
         violations=violations,
         constraints=constraints,
+        values=[_objective_value(rounds, o, gpus, penalty) for o in objectives] or [value],
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
-from optuna.samplers import BaseSampler, GPSampler, RandomSampler, TPESampler
+from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaTrialState
 
@@ -43,7 +43,13 @@ PRUNERS: dict[str, Callable[[TuningSpec], BasePruner]] = {
 
 
 def _tpe(strategy: StrategySpec) -> BaseSampler:
-    return TPESampler(multivariate=True, seed=strategy.seed, constraints_func=hard_slo_constraints)
+    # With trials in flight at once, the constant liar counts running trials as poor so parallel asks spread out.
+    return TPESampler(
+        multivariate=True,
+        seed=strategy.seed,
+        constraints_func=hard_slo_constraints,
+        constant_liar=strategy.parallelism > 1,
+    )
 
 
 class MissingExtra(RuntimeError):
@@ -62,12 +68,19 @@ def _gp(strategy: StrategySpec) -> BaseSampler:
     return GPSampler(seed=strategy.seed, constraints_func=hard_slo_constraints, deterministic_objective=False)
 
 
+def _nsga2(strategy: StrategySpec) -> BaseSampler:
+    # Optuna's default generation of 50 would leave a 20-trial budget all random: four generations or more fit in.
+    population = min(50, max(4, strategy.budget(0) // 4))
+    return NSGAIISampler(population_size=population, seed=strategy.seed, constraints_func=hard_slo_constraints)
+
+
 SAMPLERS: dict[StrategyName, Callable[[StrategySpec], BaseSampler]] = {
     # The grid's points are enqueued in order, so its sampler only ever fills enqueued values.
     StrategyName.grid: lambda strategy: RandomSampler(seed=strategy.seed),
     StrategyName.random: lambda strategy: RandomSampler(seed=strategy.seed),
     StrategyName.tpe: _tpe,
     StrategyName.gp: _gp,
+    StrategyName.nsga2: _nsga2,
 }
 
 
@@ -95,13 +108,13 @@ class Search:
             storage=storage_url,
             sampler=SAMPLERS[strategy.name](strategy),
             pruner=PRUNERS[strategy.pruner](spec),
-            direction="maximize" if spec.objective.maximize else "minimize",
+            directions=["maximize" if o.maximize else "minimize" for o in spec.search_objectives],
             load_if_exists=True,
         )
         self.walk_grid = walk_grid
         if walk_grid and not self.study.trials:
             for params in configurations(spec):
-                self.study.enqueue_trial(params)
+                self.study.enqueue_trial(params, skip_if_exists=True)
         self._live: dict[int, optuna.Trial] = {}
 
     def abandon(self, numbers: list[int]) -> None:
@@ -126,9 +139,41 @@ class Search:
         # Enqueued grid points wait in the study as WAITING trials; only asked ones spend the budget.
         if self.spent >= self.budget:
             return None
-        trial = self.study.ask(self.distributions)
+        while True:
+            trial = self.study.ask(self.distributions)
+            if not self.walk_grid or self._grid_point_is_mine(trial.number):
+                break
+            # Not this process's to run: told FAIL and not counted against the budget.
+            self.study.tell(trial, state=OptunaTrialState.FAIL)
+            known = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
+            self.study.set_user_attr(ABANDONED_ATTR, sorted(known | {trial.number}))
+            if "fixed_params" not in self._frozen(trial.number).system_attrs:
+                return None  # another process took the last grid point between the budget check and this ask
         self._live[trial.number] = trial
         return trial.number, dict(trial.params)
+
+    def _grid_point_is_mine(self, number: int) -> bool:
+        """Whether a popped grid trial is the one to run: a grid point, and no earlier live trial holds it.
+
+        Processes that open the same new run at once may both enqueue the grid; of two copies of a point, only
+        the lower-numbered one runs, whoever pops it.
+        """
+        trials = self.study.get_trials(deepcopy=False)
+        mine = next(t for t in trials if t.number == number)
+        if "fixed_params" not in mine.system_attrs:
+            return False
+        point = mine.system_attrs["fixed_params"]
+        return not any(
+            t.number < number
+            and t.state is not OptunaTrialState.FAIL
+            and CONFIRMS_ATTR not in t.user_attrs
+            and t.system_attrs.get("fixed_params", t.params) == point
+            for t in trials
+        )
+
+    def _frozen(self, number: int) -> FrozenTrial:
+        # optuna.Trial no longer exposes system_attrs (Optuna 5); the stored trial does.
+        return next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
 
     def measured(self, params: Configuration) -> FrozenTrial | None:
         """An earlier completed trial with exactly these parameters, whose result can be reused."""
@@ -144,9 +189,24 @@ class Search:
         self._live[trial.number] = trial
         return trial.number
 
-    def tell_value(self, number: int, value: float, constraints: Sequence[float]) -> None:
+    def tell_value(self, number: int, value: float | Sequence[float], constraints: Sequence[float]) -> None:
+        """A scored trial: one value per objective (a bare number for one objective), and its hard-SLO
+        constraints."""
+        values = [float(value)] if isinstance(value, int | float) else [float(v) for v in value]
+        objectives = len(self.study.directions)
+        if len(values) != objectives:
+            raise ValueError(f"trial {number}: the study has {objectives} objective(s) but was told {values}")
         self._live[number].set_user_attr(CONSTRAINTS_ATTR, list(constraints))
-        self.study.tell(self._live.pop(number), value)
+        self.study.tell(self._live.pop(number), values)
+
+    def tell_rejected(self, number: int, hard_slos: int) -> None:
+        """A configuration that could not run. With hard SLOs, a constrained sampler learns it as infeasible
+        (PRUNED, every constraint broken); without them there is nothing to learn it from, so it is FAIL."""
+        if not hard_slos:
+            self.tell_failed(number)
+            return
+        self._live[number].set_user_attr(CONSTRAINTS_ATTR, [1.0] * hard_slos)
+        self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
 
     def tell_pruned(self, number: int) -> None:
         self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
@@ -169,9 +229,13 @@ class Reporter:
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
         # Optuna hands a Trial only to the process that asked for it; this one is rebuilt from its storage id.
         self.trial = optuna.Trial(study, frozen._trial_id)
+        # Optuna prunes single-objective studies only (the spec refuses a pruner with several objectives); a
+        # multi-objective trial still stops at a broken hard SLO, which needs no report.
+        self.single_objective = len(study.directions) == 1
 
     def report(self, value: float, step: int) -> None:
-        self.trial.report(value, step)
+        if self.single_objective:
+            self.trial.report(value, step)
 
     def should_prune(self) -> bool:
-        return self.trial.should_prune()
+        return self.single_objective and self.trial.should_prune()

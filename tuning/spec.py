@@ -448,6 +448,7 @@ class StrategyName(StrEnum):
     random = "random"
     tpe = "tpe"
     gp = "gp"
+    nsga2 = "nsga2"
 
 
 DEFAULT_SAMPLED_TRIALS = 20
@@ -460,7 +461,9 @@ class StrategySpec(StrictModel):
         default=StrategyName.grid,
         description="`grid` tries every configuration in order; `random` samples uniformly; `tpe` is Optuna's "
         "multivariate TPE, which learns from each result and steers away from configurations that broke a "
-        "hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs.",
+        "hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs. With several "
+        "`objectives`, `tpe` and `gp` search for the Pareto front, and so does `nsga2` (Optuna's NSGA-II, "
+        "for several objectives only).",
     )
     max_trials: PositiveInt | None = Field(
         default=None,
@@ -468,6 +471,12 @@ class StrategySpec(StrictModel):
         f"{DEFAULT_SAMPLED_TRIALS} for samplers.",
     )
     seed: int | None = Field(default=None, description="Seed of the sampler, for a reproducible search.")
+    parallelism: PositiveInt = Field(
+        default=1,
+        description="Trials in flight at once: the study hands out this many configurations and is told each "
+        "result as its trial ends. Trials also wait for free slots of their GPU class, so a pool never runs "
+        "more than it has GPUs.",
+    )
     pruner: Literal["none", "median", "hyperband"] = Field(
         default="none",
         description="Stop clearly poor trials early: after each concurrency level, Optuna's median or "
@@ -479,6 +488,30 @@ class StrategySpec(StrictModel):
         if self.name is StrategyName.grid:
             return min(grid_size, self.max_trials or grid_size)
         return self.max_trials or DEFAULT_SAMPLED_TRIALS
+
+
+class HardwareSpec(StrictModel):
+    """Where trials run, and what one trial may use."""
+
+    pool: str | None = Field(
+        default=None,
+        description="Prefect work pool whose `trial` deployment (`trial/<pool>`) runs each trial, on one of the "
+        "pool's workers. Unset: trials run inside the `tune` flow's own process.",
+        examples=["cpu", "gpu-h100"],
+    )
+    gpus_per_node: PositiveInt | None = Field(
+        default=None,
+        description="GPUs one machine offers a trial. A configuration needing more (tensor x data parallel) is "
+        "rejected before any engine starts. Unset: the GPUs this machine has when trials run in-process "
+        "(1 slot without GPUs), and no limit for a pool.",
+    )
+
+    @field_validator("pool")
+    @classmethod
+    def _pool_name(cls, pool: str | None) -> str | None:
+        if pool is not None and not _RUN_NAME.match(pool):
+            raise ValueError(f"{pool!r} is not a work pool name: use lowercase letters, digits and dashes")
+        return pool
 
 
 class ConfirmationSpec(StrictModel):
@@ -615,6 +648,38 @@ class ObjectiveSpec(StrictModel):
             return f"{self.metric.value} {self.statistic.value} (s)"
         return f"{self.metric.value} (tok/s)"
 
+    @property
+    def name(self) -> str:
+        """How a pick rule names this objective: the metric, and for a latency its statistic (``ttft_p90``)."""
+        if self.metric in LATENCY_METRICS:
+            return f"{self.metric.value}_{self.statistic.value}"
+        return self.metric.value
+
+
+class PickRule(StrictModel):
+    """How one configuration is picked from the Pareto front of several `objectives` (none beats it on all)."""
+
+    best: str | None = Field(
+        default=None,
+        description="Name of the objective whose best value wins among the front's points within `limits`: "
+        "the metric, and for a latency its statistic, as in `ttft_p90`. Defaults to the first objective.",
+        examples=["output_throughput_per_gpu"],
+    )
+    limits: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="Worst acceptable value of an objective, by name: a ceiling for a minimized objective "
+        "(latency, seconds), a floor for a maximized one (tokens/s). A point of the front outside any limit "
+        "is not picked; when no point is within them, none is, and the closest is shown.",
+        examples=[{"ttft_p90": 0.5}],
+    )
+
+    def describe(self, objectives: list[ObjectiveSpec]) -> str:
+        """The rule in words, such as ``best output_throughput_per_gpu with ttft_p90 <= 0.5``."""
+        best = self.best or objectives[0].name
+        maximize = {o.name: o.maximize for o in objectives}
+        bounds = [f"{name} {'>=' if maximize.get(name) else '<='} {limit:g}" for name, limit in self.limits.items()]
+        return f"best {best}" + (f" with {' and '.join(bounds)}" if bounds else "")
+
 
 class SLOMetric(StrEnum):
     ttft = "ttft"
@@ -654,6 +719,33 @@ class TimeoutSpec(StrictModel):
     trial: PositiveFloat = Field(default=3600.0, description="One trial from deploy to cleanup.")
 
 
+class RegressionBaseline(StrEnum):
+    best = "best"
+    last = "last"
+    median = "median"
+
+
+class RegressionSpec(StrictModel):
+    """How the `regression` flow judges a new measurement (a recheck) of the best configuration."""
+
+    threshold: float = Field(
+        default=0.05,
+        ge=0,
+        allow_inf_nan=False,
+        description="Largest acceptable relative change for the worse against the baseline: 0.05 flags a "
+        "throughput more than 5% below it, or a latency more than 5% above it. A recheck that fails or breaks a "
+        "hard SLO is a regression whatever this says.",
+    )
+    baseline: RegressionBaseline = Field(
+        default=RegressionBaseline.best,
+        description="What a recheck is compared with. `best`: the score the tuning run chose its best "
+        "configuration on (the mean of that trial and its confirmations). `last`: the latest recheck that met "
+        "every hard SLO. `median`: the median of the latest `window` such rechecks. Only rechecks since the "
+        "latest completed tuning run count; until there is one, `last` and `median` use `best`.",
+    )
+    window: PositiveInt = Field(default=5, description="How many of the latest rechecks `median` takes.")
+
+
 class TuningSpec(StrictModel):
     """A tuning run: which engine and model, what to vary, what load, and what counts as best."""
 
@@ -672,11 +764,24 @@ class TuningSpec(StrictModel):
         examples=[{"max-num-seqs": [4, 16], "max-num-batched-tokens": {"low": 512, "high": 2048, "step": 512}}],
     )
     strategy: StrategySpec = Field(default_factory=StrategySpec)
+    hardware: HardwareSpec = Field(default_factory=HardwareSpec)
     confirmation: ConfirmationSpec = Field(default_factory=ConfirmationSpec)
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
-    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    objective: ObjectiveSpec = Field(
+        default_factory=ObjectiveSpec,
+        description="What makes one configuration better than another. With several `objectives` it is the one "
+        "`pick.best` names, and may be left out.",
+    )
+    objectives: list[ObjectiveSpec] = Field(
+        default_factory=list,
+        description="Two or more objectives to trade off (each written like `objective`): the search looks for "
+        "their Pareto front and `pick` chooses one point of it. Leave empty for a single `objective`.",
+        examples=[["output_throughput_per_gpu", {"metric": "ttft", "statistic": "p90"}]],
+    )
+    pick: PickRule = Field(default_factory=PickRule)
     slos: list[SLOSpec] = Field(default_factory=list, description="Service-level objectives.")
     timeouts: TimeoutSpec = Field(default_factory=TimeoutSpec)
+    regression: RegressionSpec = Field(default_factory=RegressionSpec)
 
     @field_validator("name")
     @classmethod
@@ -698,4 +803,54 @@ class TuningSpec(StrictModel):
         phases = self.timeouts.deploy + self.timeouts.ready
         if self.timeouts.trial < phases:
             raise ValueError(f"timeouts.trial ({self.timeouts.trial:g}s) is shorter than deploy + ready ({phases:g}s)")
+        return self
+
+    @model_validator(mode="after")
+    def _objectives_consistent(self) -> Self:
+        if not self.objectives:
+            if self.pick != PickRule():
+                raise ValueError("pick chooses a point of the Pareto front of several objectives; give objectives")
+            if self.strategy.name is StrategyName.nsga2:
+                raise ValueError(
+                    "strategy.name nsga2 needs two or more objectives (objectives), not one objective; "
+                    "use tpe, gp, random or grid for one"
+                )
+            return self
+        names = [o.name for o in self.objectives]
+        if len(self.objectives) == 1:
+            raise ValueError(
+                f"objectives lists one objective ({names[0]}); give two or more, or write a single one as objective"
+            )
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"objectives[{index}] ({name}) repeats objectives[{names.index(name)}]")
+        for field, name in [("pick.best", self.pick.best)] + [(f"pick.limits.{n}", n) for n in self.pick.limits]:
+            if name is not None and name not in names:
+                raise ValueError(f"{field}: {name!r} is not one of the objectives: {', '.join(names)}")
+        if self.strategy.pruner != "none":
+            raise ValueError(
+                f"strategy.pruner {self.strategy.pruner!r} cannot be used with several objectives: Optuna prunes "
+                "single-objective studies only; use pruner 'none' (a trial that breaks a hard SLO still stops early)"
+            )
+        picked = self.objectives[names.index(self.pick.best or names[0])]
+        if "objective" in self.model_fields_set and self.objective != picked:
+            raise ValueError(
+                f"objective ({self.objective.name}) differs from the objective pick.best names ({picked.name}); "
+                "with objectives, leave objective out"
+            )
+        object.__setattr__(self, "objective", picked)  # the single objective every one-number view ranks by
+        return self
+
+    @property
+    def search_objectives(self) -> list[ObjectiveSpec]:
+        """What the study optimizes: the `objectives`, or the single `objective`."""
+        return list(self.objectives) or [self.objective]
+
+    @model_validator(mode="after")
+    def _regression_reachable(self) -> Self:
+        if self.objective.maximize and self.regression.threshold >= 1:
+            raise ValueError(
+                f"regression.threshold: {self.regression.threshold:g} can never be reached, as {self.objective.label} "
+                "cannot fall by 100% or more; use a fraction below 1, such as 0.05 for 5%"
+            )
         return self

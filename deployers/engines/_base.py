@@ -67,6 +67,13 @@ class EngineAdapter(abc.ABC):
     def gpu_count(self, params: Configuration) -> int:
         """Accelerators one deployment with these parameters occupies (at least 1)."""
 
+    def refusal(self, params: Configuration) -> str | None:
+        """Why the engine would refuse to start with these flags, known before starting it; None if it would not.
+
+        Only rules the engine itself enforces at start-up belong here, so no GPU time is spent learning them.
+        """
+        return None
+
     def flags(self) -> EngineFlags:
         """The engine's flags as its own parser defines them, read with ``engine.python``/``engine.venv``.
 

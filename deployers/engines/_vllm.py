@@ -40,6 +40,25 @@ class VllmAdapter(EngineAdapter):
         # Model hubs may be unreachable; a local model must never trigger a download attempt.
         return {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
 
+    def refusal(self, params: Configuration) -> str | None:
+        # vLLM's SchedulerConfig checks these at start-up (vllm/config/scheduler.py, 0.32); values the spec leaves
+        # to vLLM's platform defaults are not known here, so rules on them are not judged.
+        merged = self.parameters(params)
+        batched, seqs = merged.get("max-num-batched-tokens"), merged.get("max-num-seqs")
+        if batched is not None and seqs is not None and int(batched) < int(seqs):
+            return f"vLLM refuses max-num-batched-tokens ({batched}) below max-num-seqs ({seqs})"
+        model_len = merged.get("max-model-len")
+        chunked_off = merged.get("no-enable-chunked-prefill") is True
+        if chunked_off and batched is not None and model_len is not None and int(batched) < int(model_len):
+            return (
+                f"vLLM refuses max-num-batched-tokens ({batched}) below max-model-len ({model_len}) "
+                "when chunked prefill is off"
+            )
+        active = merged.get("max-num-active-seqs")
+        if active is not None and seqs is not None and int(active) > int(seqs):
+            return f"vLLM refuses max-num-active-seqs ({active}) above max-num-seqs ({seqs})"
+        return None
+
     def gpu_count(self, params: Configuration) -> int:
         merged = self.parameters(params)
         tensor = _int_param(merged, "tensor-parallel-size", "tp")

@@ -1,0 +1,148 @@
+"""Replay a recorded surface in place of an engine and genai-bench, so a tuning search costs milliseconds.
+
+A replayed trial follows the trial flow's rules (``flows/trial.py``): concurrency levels in ascending order, each
+yielding one round per traffic scenario; after each level the rounds so far are scored with servetune's own
+``tuning.scoring.score``, and a broken hard SLO stops the trial there. A configuration the surface recorded as
+failed fails again. A pruner is not replayed (it needs the study's storage from inside the trial); nor are
+confirmation runs.
+
+A replayed search is servetune's own ``tuning.search.Search``, asked and told as ``flows/tune.py`` does: a
+configuration measured before is not run again, its earlier score is told once more (a repeat, which costs no
+engine time); a failed trial is told as failed.
+
+Noise: with ``noise=s`` every float metric of a replayed round is multiplied by ``exp(s * z)``, ``z`` standard
+normal, drawn afresh for each measurement from a generator seeded by ``seed``. Values stay positive, and
+``s`` is roughly the relative standard deviation (0.05: about 5%). Counts and the error rate are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from benchmarks.metrics import RoundMetrics
+from benchmarks.surfaces.surface import FAILED, Surface, config_key
+from tuning.scoring import Score, score
+from tuning.spec import Configuration, StrategyName, StrategySpec, TuningSpec
+
+# Metrics noise leaves alone: counts, and the error rate (a fraction of requests, not a timing).
+_EXACT = frozenset({"error_rate"})
+
+
+class SurfaceGap(LookupError):
+    """The spec asks for a configuration, scenario or concurrency level that the surface did not record."""
+
+
+@dataclass
+class ReplayedTrial:
+    params: Configuration
+    failed: bool
+    error: str = ""
+    rounds: list[RoundMetrics] = field(default_factory=list)
+    score: Score | None = None
+    stopped_early: str | None = None
+
+
+class SurfaceReplay:
+    """The stand-in for deploying a configuration and benchmarking it: rounds come from the surface."""
+
+    def __init__(self, surface: Surface, noise: float = 0.0, seed: int | None = None) -> None:
+        if noise < 0 or not math.isfinite(noise):
+            raise ValueError(f"noise must be a finite number >= 0 (a relative spread such as 0.05), not {noise}")
+        self.surface = surface
+        self.noise = noise
+        self._random = random.Random(seed)
+
+    def _noisy(self, round_: RoundMetrics) -> RoundMetrics:
+        if not self.noise:
+            return round_
+        values = round_.model_dump()
+        for name, value in values.items():
+            if isinstance(value, float) and name not in _EXACT:
+                values[name] = value * math.exp(self.noise * self._random.gauss(0.0, 1.0))
+        return RoundMetrics.model_validate(values)
+
+    def benchmark(self, params: Configuration, scenario: str, concurrency: int) -> RoundMetrics:
+        measurement = self.surface.get(params)
+        if measurement is None:
+            raise SurfaceGap(f"{self.surface.source} has no configuration {params}")
+        round_ = measurement.rounds.get((scenario, concurrency))
+        if round_ is None:
+            raise SurfaceGap(
+                f"{self.surface.source} has no round {scenario} at concurrency {concurrency} for {params} "
+                f"(recorded: {sorted(measurement.rounds) or measurement.state})"
+            )
+        return self._noisy(round_)
+
+    def trial(self, spec: TuningSpec, params: Configuration, gpus: int = 1) -> ReplayedTrial:
+        """One trial as ``flows/trial.py`` runs it, on recorded rounds instead of an engine."""
+        measurement = self.surface.get(params)
+        if measurement is None:
+            raise SurfaceGap(f"{self.surface.source} has no configuration {params}")
+        if measurement.state == FAILED:
+            return ReplayedTrial(params=params, failed=True, error=measurement.error)
+        trial = ReplayedTrial(params=params, failed=False)
+        levels = spec.benchmark.concurrency
+        for step, level in enumerate(levels):
+            trial.rounds += [self.benchmark(params, s, level) for s in spec.benchmark.traffic_scenarios]
+            partial = score(trial.rounds, spec.objective, spec.slos, gpus)
+            # As in the trial flow's _early_stop: higher load only adds latency, so a broken hard SLO settles it.
+            if not partial.feasible and step < len(levels) - 1:
+                trial.stopped_early = f"hard SLO broken at concurrency {level}"
+                break
+        trial.score = score(trial.rounds, spec.objective, spec.slos, gpus)
+        return trial
+
+
+@dataclass
+class SearchStep:
+    """One trial number of a replayed search: a configuration run (or failed), or a repeat of an earlier one."""
+
+    number: int
+    params: Configuration
+    repeat: bool
+    failed: bool
+    value: float | None
+    feasible: bool
+
+
+def replay_search(
+    spec: TuningSpec,
+    replay: SurfaceReplay,
+    strategy: StrategyName,
+    seed: int,
+    max_asks: int,
+    study_name: str | None = None,
+    storage_url: str | None = None,
+) -> Iterator[SearchStep]:
+    """Steps of a search with ``strategy`` over ``spec``'s space, each trial replayed; stops after ``max_asks``.
+
+    The caller may stop early: it is a generator. The study is kept in memory unless ``storage_url`` is given.
+    """
+    from deployers.engines import engine_adapter
+    from tuning.search import Search
+
+    searched = spec.model_copy(update={"strategy": StrategySpec(name=strategy, seed=seed, max_trials=max_asks)})
+    engine = engine_adapter(spec.engine)
+    # Without a storage URL Optuna keeps the study in memory: a replayed trial costs no database round trips.
+    search = Search(searched, study_name or f"replay-{strategy}-{seed}", storage_url)  # type: ignore[arg-type]
+    told: dict[str, tuple[float, list[float], bool]] = {}
+    while (asked := search.ask()) is not None:
+        number, params = asked
+        if search.measured(params) is not None:
+            value, constraints, feasible = told[config_key(params)]
+            search.tell_value(number, value, constraints)
+            yield SearchStep(number, params, repeat=True, failed=False, value=value, feasible=feasible)
+            continue
+        trial = replay.trial(searched, params, engine.gpu_count(params))
+        if trial.failed or trial.score is None:
+            search.tell_failed(number)
+            yield SearchStep(number, params, repeat=False, failed=True, value=None, feasible=False)
+            continue
+        told[config_key(params)] = (trial.score.value, trial.score.constraints, trial.score.feasible)
+        search.tell_value(number, trial.score.value, trial.score.constraints)
+        yield SearchStep(
+            number, params, repeat=False, failed=False, value=trial.score.value, feasible=trial.score.feasible
+        )

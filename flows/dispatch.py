@@ -1,0 +1,128 @@
+"""Where trials run: inside the tune flow's process, or as flow runs of a work pool's ``trial`` deployment.
+
+``strategy.parallelism`` trials run at once. Each ends on its own time and is handed back as it ends, so the
+study is told each result as soon as it exists, not in lockstep. What a trial measured is read from the store
+by the caller: a trial flow records its own outcome, wherever it ran.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from uuid import UUID
+
+from prefect import get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelling
+
+from flows.trial import trial
+from tuning.spec import Configuration, TuningSpec
+from tuning.store import Store
+
+_POLL_SECONDS = 2.0
+
+
+class PoolNotReady(RuntimeError):
+    """The spec names a pool whose ``trial`` deployment does not exist on the Prefect server."""
+
+
+def trial_deployment(pool: str) -> str:
+    return f"trial/{pool}"
+
+
+class TrialRuns:
+    """The trials in flight for one tuning run."""
+
+    def __init__(self, spec: TuningSpec, run_id: str, store: Store) -> None:
+        self.spec, self.run_id, self.store = spec, run_id, store
+        self.pool = spec.hardware.pool
+        self.parallelism = spec.strategy.parallelism
+        # One trial at a time in this process runs on the calling thread, where Ctrl-C reaches it directly.
+        inline = self.pool is None and self.parallelism == 1
+        self._executor = None if inline else ThreadPoolExecutor(self.parallelism, thread_name_prefix="trial")
+        self._pending: dict[Future[None], int] = {}
+        self._flow_runs: dict[int, UUID] = {}
+
+    def check(self) -> None:
+        """Fail before the first trial when the pool's ``trial`` deployment is missing."""
+        if self.pool is None:
+            return
+        name = trial_deployment(self.pool)
+        with get_client(sync_client=True) as client:
+            try:
+                client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                raise PoolNotReady(
+                    f"hardware.pool {self.pool!r}: the Prefect server has no deployment {name!r}; create it with "
+                    "`prefect deploy --all` (prefect.yaml has one `trial` deployment per pool)"
+                ) from None
+
+    @property
+    def has_room(self) -> bool:
+        return len(self._pending) < self.parallelism
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def start(self, number: int, params: Configuration, confirms: int | None = None) -> None:
+        if self._executor is None:
+            done: Future[None] = Future()
+            self._run_here(number, params, confirms)
+            done.set_result(None)
+        else:
+            work = self._run_on_pool if self.pool is not None else self._run_here
+            # The copied context makes each trial a child of the tune flow run in the Prefect UI.
+            done = self._executor.submit(contextvars.copy_context().run, work, number, params, confirms)
+        self._pending[done] = number
+
+    def wait_finished(self) -> list[int]:
+        """Block until at least one trial has ended; the numbers of those that have."""
+        done, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+        finished = []
+        for future in done:
+            number = self._pending.pop(future)
+            future.result()  # an error here is servetune's, not the trial's: the trial records its own
+            finished.append(number)
+        return sorted(finished)
+
+    def stop(self) -> None:
+        """The tuning run is ending early: cancel trial flow runs on the pool; stop waiting for local ones."""
+        if self._flow_runs:
+            with get_client(sync_client=True) as client:
+                for flow_run_id in self._flow_runs.values():
+                    client.set_flow_run_state(flow_run_id, Cancelling(message="the tuning run was stopped"))
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _run_here(self, number: int, params: Configuration, confirms: int | None) -> None:
+        trial.with_options(timeout_seconds=self.spec.timeouts.trial)(
+            self.spec, self.run_id, number, params, confirms=confirms, return_state=True
+        )
+
+    def _run_on_pool(self, number: int, params: Configuration, confirms: int | None) -> None:
+        parameters = {
+            "spec": self.spec.model_dump(mode="json"),
+            "run_id": self.run_id,
+            "trial_number": number,
+            "params": params,
+            "confirms": confirms,
+        }
+        flow_run = run_deployment(trial_deployment(self.pool or ""), parameters=parameters, timeout=0)
+        self._flow_runs[number] = flow_run.id
+        get_run_logger().info("trial %d: flow run %s on pool %s", number, flow_run.name, self.pool)
+        with get_client(sync_client=True) as client:
+            while not (state := client.read_flow_run(flow_run.id).state) or not state.is_final():
+                time.sleep(_POLL_SECONDS)
+        self._flow_runs.pop(number, None)
+        # A worker killed mid-trial, or one whose SERVETUNE_DATABASE_URL names another database, leaves no outcome.
+        self.store.record_lost(
+            self.run_id,
+            number,
+            params,
+            f"trial flow run {flow_run.name} ended {state.name} without recording an outcome in "
+            f"{self.store.safe_url}; check that the pool's workers use the same SERVETUNE_DATABASE_URL",
+        )
