@@ -70,6 +70,10 @@ class Deployer(abc.ABC):
         """Start the engine with ``params`` on ``devices`` (accelerator ids chosen by the allocator, None on a
         CPU); return at once, without waiting for readiness."""
 
+    def missing_files(self) -> list[str]:
+        """Files the engine needs on this machine that are not there, each as ``field: path ...``; none by default."""
+        return []
+
     @abc.abstractmethod
     def preview_command(self, params: Configuration) -> list[str]:
         """The argv this deployer would run for ``params`` (what `servetune validate` shows)."""

@@ -50,6 +50,16 @@ class LocalDeployer(Deployer):
         env |= self.engine.env() | self.spec.engine.env
         return no_proxy_env(env, [self.settings.host])
 
+    def missing_files(self) -> list[str]:
+        # An absolute path is a local folder; anything else (org/model) is a hub id the engine resolves itself.
+        model = self.spec.model
+        paths = {"model.path": model.path, "model.tokenizer": model.tokenizer}
+        return [
+            f"{field}: {path} does not exist on this machine (a local folder; a hub id is written org/name)"
+            for field, path in paths.items()
+            if path and os.path.isabs(path) and not os.path.exists(path)
+        ]
+
     def preview_command(self, params: Configuration) -> list[str]:
         return self.engine.command(self.spec.model, params, self.settings.host, 8000)
 

@@ -97,6 +97,8 @@ def trial(
         logger.warning("removed engines left by trials whose process died: %s", swept)
     try:
         with _phase(outcome, Phase.deploy):
+            if missing := deployer_for(spec).missing_files():
+                raise FileNotFoundError("; ".join(missing))
             devices = _claim_accelerators(spec, params, held)
             outcome.engine_started_at = datetime.now(UTC)
             deployment = deploy.with_options(timeout_seconds=spec.timeouts.deploy)(

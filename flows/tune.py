@@ -156,6 +156,8 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
     check_engine_flags(spec)  # a misspelt flag fails here, before any engine starts
     store = Store()
     deployer = deployer_for(spec)
+    if spec.hardware.pool is None and (missing := deployer.missing_files()):
+        raise FileNotFoundError("; ".join(missing))  # on a pool, the worker's machine is the one that matters
     if swept := deployer.sweep():
         logger.warning("removed engines left by crashed runs: %s", swept)
     prefect_id = str(flow_run.get_id() or "") or None

@@ -138,3 +138,12 @@ def test_a_pool_without_its_trial_deployment_fails_before_any_trial_naming_the_f
     spec = _spec(hardware={"pool": "gpu-nowhere"})
     with pytest.raises(PoolNotReady, match=r"no deployment 'trial/gpu-nowhere'.*prefect deploy --all"):
         TrialRuns(spec, "run", Store()).check()
+
+
+def test_a_missing_local_model_folder_is_named_before_any_engine_starts(tmp_path) -> None:
+    from deployers import deployer_for
+
+    spec = _spec(model={"path": str(tmp_path / "no-such-model"), "tokenizer": "org/tokenizer"})
+    [missing] = deployer_for(spec).missing_files()
+    assert missing.startswith(f"model.path: {tmp_path / 'no-such-model'} does not exist on this machine")
+    assert deployer_for(_spec(model={"path": "org/model"})).missing_files() == []  # a hub id is not a path

@@ -183,7 +183,8 @@ def test_for_a_latency_objective_a_rise_is_the_regression(
 
     assert tuned.score == 0.5
     assert verdict.regressed is regressed
-    assert ("+20.0%" if regressed else "-20.0%") in verdict.message
+    assert ("+20.0%, beyond the 10.0%" if regressed else "-20.0%, no worse than the baseline") in verdict.message
+    assert recheck.note == ("beyond the 10.0% threshold" if regressed else "no worse than the baseline")
 
 
 def test_an_infeasible_recheck_is_a_regression_even_when_it_scores_higher(database_url: str) -> None:
@@ -350,3 +351,15 @@ def test_the_flow_fails_naming_the_target_when_there_is_nothing_to_recheck(
     with pytest.raises(NothingToRecheck, match=rf"'infeasible' has no best configuration.*run {nothing.id} found none"):
         no_best.result()
     assert {run.kind for run in store.runs()} == {"tune"}  # no recheck was started
+
+
+def test_show_by_name_means_the_latest_tuning_run_not_the_nightly_recheck_after_it(database_url: str) -> None:
+    from tuning.spec import TuningSpec
+    from tuning.store import RunKind, Store
+
+    store = Store(database_url)
+    spec = TuningSpec.model_validate({"name": "by-name", "model": {"path": "/m"}})
+    tuned = store.start_run(spec)
+    recheck = store.start_run(spec, kind=RunKind.recheck)
+    assert store.find_run("by-name").id == tuned.id
+    assert store.find_run(recheck.id).id == recheck.id

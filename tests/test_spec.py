@@ -371,3 +371,14 @@ def test_parameter_both_fixed_and_searched_is_rejected():
 
     assert "max-num-seqs" in str(excinfo.value)
     assert "engine.args" in str(excinfo.value)
+
+
+def test_the_run_form_schema_accepts_the_list_shorthand_of_a_dimension_as_the_spec_does() -> None:
+    """Prefect validates run parameters against this schema: `[2, 4]` must pass there as it does here."""
+    import jsonschema
+
+    schema = TuningSpec.model_json_schema()
+    spec = {"name": "x", "model": {"path": "/m"}, "search_space": {"max-num-seqs": [2, 4], "b": {"low": 1, "high": 3}}}
+    jsonschema.validate(spec, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**spec, "search_space": {"max-num-seqs": 3}}, schema)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 
 from benchmarks.metrics import RoundMetrics
 from benchmarks.surfaces.record import export
@@ -60,7 +61,7 @@ def _finish(store: Store, run_id: str, number: int, params: dict, state: TrialSt
 
 
 def _store_run(store: Store) -> tuple[Store, str, list[RoundMetrics]]:
-    """A run of four configurations at two levels: benchmarked, failed, timed out, lost then measured on resume;
+    """A run at two levels: configurations benchmarked, failed, timed out, rejected, lost then measured on resume;
     with a repeat, a confirmation run and a trial still running."""
     base = _real_rounds()[:2]
     rounds = [_with(base[0], concurrency=4), _with(base[1], concurrency=16)]
@@ -92,6 +93,8 @@ def _store_run(store: Store) -> tuple[Store, str, list[RoundMetrics]]:
     _finish(store, run.id, 4, lost, TrialState.failed, [], error="abandoned: the process running it ended")
     _finish(store, run.id, 6, lost, TrialState.succeeded, rounds[::-1])
     store.start_trial(run.id, 7, {"max-num-seqs": 1, "enforce-eager": False})  # still running: measured nothing
+    rejected = {"max-num-seqs": 16, "enforce-eager": True}
+    _finish(store, run.id, 8, rejected, TrialState.rejected, [], error="rejected: needs 2 GPUs, 1 available")
     confirmation = [_with(r, output_throughput=r.output_throughput * 2) for r in rounds]
     store.start_trial(run.id, 5, {"max-num-seqs": 1, "enforce-eager": True}, confirms=0)
     store.finish_trial(
@@ -118,14 +121,14 @@ def test_export_writes_each_configuration_once_with_its_stored_rounds_and_failur
     store, run_id, rounds = _store_run(Store(database_url))
     out = tmp_path / "run.csv"
     summary = export(store, run_id, out)
-    assert "4 configurations (2 failed)" in summary and "1 running" in summary
+    assert "5 configurations (3 failed)" in summary and "1 running" in summary
 
     with out.open(newline="") as handle:
         header = next(csv.reader(handle))
     assert header[-len(METRIC_COLUMNS) :] == list(RoundMetrics.model_fields)
     surface = read_surface(out)
     assert surface.parameters == ["max-num-seqs", "enforce-eager"]
-    assert len(surface) == 4
+    assert len(surface) == 5
     resumed = surface.get({"max-num-seqs": 8, "enforce-eager": False})
     assert resumed is not None and (resumed.trial, resumed.state) == (6, "succeeded")
     measured = surface.get({"max-num-seqs": 1, "enforce-eager": True})
@@ -137,6 +140,8 @@ def test_export_writes_each_configuration_once_with_its_stored_rounds_and_failur
     assert failed.error == "EngineExited: the engine exited with code 1"
     timed_out = surface.get({"max-num-seqs": 8, "enforce-eager": True})
     assert timed_out is not None and timed_out.error == "timed_out: TimeoutError: not ready after 300s"
+    rejected = surface.get({"max-num-seqs": 16, "enforce-eager": True})
+    assert rejected is not None and rejected.error == "rejected: needs 2 GPUs, 1 available"
     # Types survive the CSV: a bool stays a bool and an int an int, so replayed configurations match the study's.
     assert surface.get({"max-num-seqs": 1, "enforce-eager": 1}) is None
     # The run's spec is written beside the surface, and it loads.
@@ -150,7 +155,7 @@ def test_export_cli_reads_the_store_servetune_uses(
     monkeypatch.setenv("SERVETUNE_DATABASE_URL", store.url)
     out = tmp_path / "cli.csv"
     assert record_main([run_id[:6], str(out)]) == 0
-    assert len(read_surface(out)) == 4
+    assert len(read_surface(out)) == 5
     assert record_main(["no-such-run", str(tmp_path / "x.csv")]) == 1
     assert "no run with id or name 'no-such-run'" in capsys.readouterr().err
 
@@ -304,6 +309,14 @@ def test_the_efficiency_script_names_what_is_wrong_with_its_input(
     bad_slos.write_text("- metric: ttft\n  max: -1\n")
     assert efficiency_main([str(SURFACE), "--slos", str(bad_slos)]) == 2
     assert "max: Input should be greater than or equal to 0 (given: -1)" in capsys.readouterr().err
+    wider = tmp_path / "wider.yaml"
+    recorded = yaml.safe_load(SURFACE.with_suffix(".yaml").read_text())
+    recorded["search_space"]["max-num-batched-tokens"].append(4096)
+    wider.write_text(yaml.safe_dump(recorded, sort_keys=False))
+    assert efficiency_main([str(SURFACE), "--spec", str(wider), "--slos", "none"]) == 2
+    error = capsys.readouterr().err
+    assert "has no configuration {'max-num-seqs': 1, 'max-num-batched-tokens': 4096}" in error
+    assert "the spec's grid has 5 configurations, the surface 4" in error
     with pytest.raises(SystemExit):
         efficiency_main([str(SURFACE), "--noise", "-1"])
     assert "--noise must be a finite number >= 0" in capsys.readouterr().err

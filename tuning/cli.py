@@ -113,6 +113,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from prefect.settings import PREFECT_API_URL
 
     from flows import NoTrialSucceeded, SpecChanged, tune
+    from flows.dispatch import PoolNotReady
     from tuning.report import best_card, best_trial, leaderboard_rows, text_table
     from tuning.store import Store
 
@@ -124,7 +125,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(f"servetune: tuning {spec.name!r}: up to {budget} trial(s), Prefect at {where}", flush=True)
     try:
         summary = tune(spec, fresh=args.fresh)
-    except SpecChanged as exc:
+    except (SpecChanged, FileNotFoundError, PoolNotReady) as exc:
         print(f"servetune: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NoTrialSucceeded as exc:

@@ -161,6 +161,12 @@ def _relative_change(score: float | None, base: Baseline | None) -> float | None
     return (score - base.value) / abs(base.value)
 
 
+def _against_threshold(worse_by: float, threshold: float) -> str:
+    if worse_by <= 0:
+        return "no worse than the baseline"
+    return f"{'beyond' if worse_by > threshold else 'within'} the {threshold:.1%} threshold"
+
+
 def target_history(store: Store, target: str) -> list[HistoryEntry]:
     """Every tuning run and recheck of ``target``, oldest first, each compared with the baseline before it."""
     runs = _runs_of(store, target)
@@ -173,8 +179,7 @@ def target_history(store: Store, target: str) -> list[HistoryEntry]:
         entry.baseline = baseline(entries, entry.regression)
         entry.change = _relative_change(entry.score, entry.baseline)
         if entry.kind is RunKind.recheck and not entry.note and entry.worse_by is not None:
-            threshold = entry.regression.threshold
-            entry.note = f"{'beyond' if entry.worse_by > threshold else 'within'} the {threshold:.1%} threshold"
+            entry.note = _against_threshold(entry.worse_by, entry.regression.threshold)
         entries.append(entry)
     return entries
 
@@ -198,7 +203,7 @@ def judge(target: str, entry: HistoryEntry) -> Verdict:
     change = "n/a" if entry.change is None else f"{entry.change:+.1%}"
     regressed = worse is not None and worse > threshold
     verdict = "regressed" if regressed else "holds"
-    limit = f"{'beyond' if regressed else 'within'} the {threshold:.1%} threshold"
+    limit = "not comparable to a baseline of 0" if worse is None else _against_threshold(worse, threshold)
     return Verdict(
         regressed=regressed,
         message=f"{target} {verdict}: {config} measured {entry.objective} {entry.score:.6g} in recheck run "

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     PositiveFloat,
     PositiveInt,
     Tag,
@@ -25,6 +26,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 class StrictModel(BaseModel):
@@ -400,6 +403,13 @@ class Dimension(StrictModel):
     high: int | float | None = Field(default=None, description="Upper end of a range (included).")
     step: PositiveInt | PositiveFloat | None = Field(default=None, description="Spacing of a range.")
     log: bool = Field(default=False, description="Sample a range on a log scale.")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # The list shorthand is accepted on input, so forms built from the schema (Prefect's) must accept it too.
+        described = handler.resolve_ref_schema(handler(core_schema))
+        shorthand = {"type": "array", "minItems": 1, "title": "Values", "description": "The values to try."}
+        return {"anyOf": [shorthand, described], "title": "Dimension", "description": described.get("description")}
 
     @model_validator(mode="before")
     @classmethod

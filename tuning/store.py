@@ -343,14 +343,18 @@ class Store:
             return list(session.exec(query))
 
     def find_run(self, ref: str) -> TuningRun:
-        """A run by id, id prefix, or name (the latest run of that name)."""
+        """A run by id, id prefix, or name (the latest tuning run of that name; a recheck only if there is none)."""
         with Session(self.engine) as session:
             if run := session.get(TuningRun, ref):
                 return run
             by_prefix = list(session.exec(select(TuningRun).where(col(TuningRun.id).startswith(ref))))
             if len(by_prefix) == 1:
                 return by_prefix[0]
-            query = select(TuningRun).where(TuningRun.name == ref).order_by(col(TuningRun.started_at).desc())
+            query = (
+                select(TuningRun)
+                .where(TuningRun.name == ref)
+                .order_by(col(TuningRun.kind) != RunKind.tune.value, col(TuningRun.started_at).desc())
+            )
             if run := session.exec(query).first():
                 return run
         raise RunNotFound(f"no run with id or name {ref!r} in {self.safe_url}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def _measurement(store: Store, trial: Trial) -> Measurement:
         return Measurement(trial=trial.number, params=trial.params, state=state, rounds=rounds)
     lines = (trial.error or "").strip().splitlines()
     error = lines[0] if lines else "no error recorded"
-    if trial.state != TrialState.failed.value:
+    if trial.state != TrialState.failed.value and not error.startswith(f"{trial.state}:"):
         error = f"{trial.state}: {error}"
     return Measurement(trial=trial.number, params=trial.params, state=FAILED, error=error)
 
@@ -52,18 +53,18 @@ def _measurement(store: Store, trial: Trial) -> Measurement:
 def surface_of_run(store: Store, run: TuningRun) -> tuple[list[str], list[Measurement], dict[str, int]]:
     """The run's parameters, one measurement per configuration (in trial order), and what was left out."""
     chosen: dict[str, Measurement] = {}
-    left_out: dict[str, int] = {}
+    left_out: Counter[str] = Counter()
     for trial in store.trials(run.id):
         if trial.confirms is not None or trial.state == TrialState.repeated.value:
-            left_out["confirmation or repeat"] = left_out.get("confirmation or repeat", 0) + 1
+            left_out["confirmation or repeat"] += 1
             continue
         if trial.state in _NOT_MEASURED:
-            left_out[trial.state] = left_out.get(trial.state, 0) + 1
+            left_out[trial.state] += 1
             continue
         key = config_key(trial.params)
         earlier = chosen.get(key)
         if earlier is not None and earlier.state != FAILED:
-            left_out["configuration measured earlier"] = left_out.get("configuration measured earlier", 0) + 1
+            left_out["configuration measured earlier"] += 1
             continue
         chosen[key] = _measurement(store, trial)
     parameters = list(run.spec.get("search_space", {}))

@@ -119,7 +119,13 @@ def surface_facts(spec: TuningSpec, replay: SurfaceReplay) -> SurfaceFacts:
     except SearchSpaceError as exc:
         raise UsageError(f"the spec's search space must be a grid a surface can cover: {exc}") from None
     for params in configurations:
-        trial = replay.trial(spec, params, engine.gpu_count(params))
+        try:
+            trial = replay.trial(spec, params, engine.gpu_count(params))
+        except SurfaceGap as gap:
+            raise UsageError(
+                f"{gap}: the spec's grid has {len(configurations)} configurations, the surface "
+                f"{len(replay.surface)}; give --spec a search space, scenarios and levels the surface covers"
+            ) from None
         if trial.failed or trial.score is None:
             failed += 1
             continue
