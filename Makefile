@@ -16,7 +16,7 @@ tune: setup ## Run the CPU quickstart: a real vLLM tuned on this machine
 
 test: setup ## Run the whole test suite, real engine end-to-end tests included
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # The flag tests start no engine but read the engines' own parsers, from their environments.
 test-fast: $(VENV)/.installed $(ENGINE_VENV)/.installed $(SGLANG_FLAGS_VENV)/.installed ## Tests that start no engine

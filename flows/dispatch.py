@@ -90,7 +90,7 @@ class TrialRuns:
         return sorted(finished)
 
     def stop(self) -> None:
-        """The tuning run is ending early: cancel trial flow runs on the pool; stop waiting for local ones."""
+        """The tuning run is ending: cancel trial flow runs still on the pool; stop waiting for local ones."""
         if self._flow_runs:
             with get_client(sync_client=True) as client:
                 for flow_run_id in self._flow_runs.values():

@@ -220,8 +220,8 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
         raise
     finally:
         # Nothing may outlive the run, whatever ended it.
+        runs.stop()  # trials still in flight (the run failed or was interrupted) are cancelled
         if state == "interrupted":
-            runs.stop()
             store.interrupt_trials(run.id)
         deployer.sweep(run.id)
         store.finish_run(run.id, state, message, best_number)
