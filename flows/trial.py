@@ -159,7 +159,7 @@ def trial(
         "trial %d: score %.4g (%s), timings %s",
         trial_number,
         outcome.score.value if outcome.score else float("nan"),
-        "feasible" if outcome.feasible else "infeasible",
+        outcome.state.value if outcome.state is TrialState.pruned else "feasible" if outcome.feasible else "infeasible",
         outcome.timings,
     )
     return outcome

@@ -42,11 +42,21 @@ PRUNERS: dict[str, Callable[[TuningSpec], BasePruner]] = {
 }
 
 
+def _startup_trials(strategy: StrategySpec) -> int:
+    """Random trials before a model-based sampler starts learning: a quarter of the budget, 2 to 5.
+
+    Optuna's default (10) is more than a 20-trial budget can spare when each trial costs minutes of GPU time; on
+    the recorded surface (docs/search-efficiency.md) 5 needed fewer trials than 10, and 3 no fewer than 5.
+    """
+    return min(5, max(2, strategy.budget(0) // 4))
+
+
 def _tpe(strategy: StrategySpec) -> BaseSampler:
     # With trials in flight at once, the constant liar counts running trials as poor so parallel asks spread out.
     return TPESampler(
         multivariate=True,
         seed=strategy.seed,
+        n_startup_trials=_startup_trials(strategy),
         constraints_func=hard_slo_constraints,
         constant_liar=strategy.parallelism > 1,
     )
@@ -65,7 +75,12 @@ def _gp(strategy: StrategySpec) -> BaseSampler:
         raise MissingExtra(
             f"strategy.name gp needs torch and scipy ({exc.name} is missing): pip install 'servetune[gp]'"
         ) from None
-    return GPSampler(seed=strategy.seed, constraints_func=hard_slo_constraints, deterministic_objective=False)
+    return GPSampler(
+        seed=strategy.seed,
+        n_startup_trials=_startup_trials(strategy),
+        constraints_func=hard_slo_constraints,
+        deterministic_objective=False,
+    )
 
 
 def _nsga2(strategy: StrategySpec) -> BaseSampler:
@@ -98,7 +113,8 @@ def distribution(name: str, dimension: Dimension, walk_grid: bool) -> BaseDistri
 class Search:
     """Asks the study for configurations and tells it how each one did."""
 
-    def __init__(self, spec: TuningSpec, name: str, storage_url: str) -> None:
+    def __init__(self, spec: TuningSpec, name: str, storage_url: str | None) -> None:
+        """``storage_url`` None keeps the study in memory (a replay of a recorded surface)."""
         strategy = spec.strategy
         walk_grid = strategy.name is StrategyName.grid
         self.distributions = {n: distribution(n, d, walk_grid) for n, d in spec.search_space.items()}

@@ -127,7 +127,7 @@ def replay_search(
     searched = spec.model_copy(update={"strategy": StrategySpec(name=strategy, seed=seed, max_trials=max_asks)})
     engine = engine_adapter(spec.engine)
     # Without a storage URL Optuna keeps the study in memory: a replayed trial costs no database round trips.
-    search = Search(searched, study_name or f"replay-{strategy}-{seed}", storage_url)  # type: ignore[arg-type]
+    search = Search(searched, study_name or f"replay-{strategy}-{seed}", storage_url)
     told: dict[str, tuple[float, list[float], bool]] = {}
     while (asked := search.ask()) is not None:
         number, params = asked
