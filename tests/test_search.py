@@ -153,3 +153,4 @@ def test_without_a_pruner_no_trial_is_pruned(database_url: str) -> None:
         reporter.report(value, 0)
         assert not reporter.should_prune()
         search.tell_value(number, value, [])
+
