@@ -89,8 +89,14 @@ class TrialRuns:
             finished.append(number)
         return sorted(finished)
 
+    def close(self, interrupted: bool) -> None:
+        """The run is ending: trials still in flight are cancelled, and recorded interrupted if the run was."""
+        self.stop()
+        if interrupted:
+            self.store.interrupt_trials(self.run_id)
+
     def stop(self) -> None:
-        """The tuning run is ending: cancel trial flow runs still on the pool; stop waiting for local ones."""
+        """Cancel trial flow runs still on the pool; stop waiting for local ones."""
         if self._flow_runs:
             with get_client(sync_client=True) as client:
                 for flow_run_id in self._flow_runs.values():

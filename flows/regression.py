@@ -20,7 +20,7 @@ from tuning.history import (
     known_targets,
     target_history,
 )
-from tuning.outcome import TrialState
+from tuning.outcome import TrialState, run_ending
 from tuning.spec import Configuration, TuningSpec
 from tuning.store import RunKind, Store, Trial, TuningRun
 
@@ -153,16 +153,11 @@ def regression(target: str, retune: bool = False) -> RegressionSummary:
         verdict = judge(target, entry)
         state, message, feasible = _run_state(entry, verdict.regressed), verdict.message, bool(entry.feasible)
     except BaseException as exc:
-        if not isinstance(exc, Exception):
-            state, message = "interrupted", f"interrupted ({type(exc).__name__})"
-        elif not message:
-            message = f"{type(exc).__name__}: {exc}"
+        state, message = run_ending(exc, message)
         raise
     finally:
         # Nothing may outlive the recheck, whatever ended it.
-        if state == "interrupted":
-            runs.stop()
-            store.interrupt_trials(recheck.id)
+        runs.close(interrupted=state == "interrupted")
         deployer.sweep(recheck.id)
         store.finish_run(recheck.id, state, message, 0 if feasible else None)
     history = target_history(store, target)

@@ -19,7 +19,7 @@ from deployers import deployer_for
 from deployers.engines import check_engine_flags
 from deployers.validity import gpus_available, rejection
 from flows.dispatch import TrialRuns
-from tuning.outcome import TrialState
+from tuning.outcome import TrialState, run_ending
 from tuning.pareto import Goal
 from tuning.report import best_card, conclude, leaderboard_rows, leaders, pareto_rows
 from tuning.search import Search, hard_slo_constraints, study_name
@@ -112,16 +112,19 @@ def _confirm_leaders(spec: TuningSpec, run_id: str, store: Store, search: Search
     """Benchmark the best configurations again, so the winner is chosen on more than one measurement."""
     trials = store.trials(run_id)
     done = Counter(t.confirms for t in trials if t.confirms is not None)
+
+    def tell_finished() -> None:
+        for finished in runs.wait_finished():
+            _tell(search, store.trial(run_id, finished), finished)
+
     for original in leaders(trials, Goal.of_spec(spec))[: spec.confirmation.top]:
         for _ in range(spec.confirmation.repeats - done[original.number]):
             number = search.ask_confirmation(original.params, original.number)
             runs.start(number, original.params, confirms=original.number)
             while not runs.has_room:
-                for finished in runs.wait_finished():
-                    _tell(search, store.trial(run_id, finished), finished)
+                tell_finished()
     while runs.busy:
-        for finished in runs.wait_finished():
-            _tell(search, store.trial(run_id, finished), finished)
+        tell_finished()
 
 
 # Sections that must not change when a run is resumed: they decide what its trials measured.
@@ -213,16 +216,11 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
             message=message,
         )
     except BaseException as exc:
-        if not isinstance(exc, Exception):
-            state, message = "interrupted", f"interrupted ({type(exc).__name__})"
-        elif not message:
-            message = f"{type(exc).__name__}: {exc}"
+        state, message = run_ending(exc, message)
         raise
     finally:
         # Nothing may outlive the run, whatever ended it.
-        runs.stop()  # trials still in flight (the run failed or was interrupted) are cancelled
-        if state == "interrupted":
-            store.interrupt_trials(run.id)
+        runs.close(interrupted=state == "interrupted")
         deployer.sweep(run.id)
         store.finish_run(run.id, state, message, best_number)
         if state != "interrupted":

@@ -50,3 +50,11 @@ class TrialOutcome(BaseModel):
     @property
     def feasible(self) -> bool:
         return self.state is TrialState.succeeded and self.score is not None and self.score.feasible
+
+
+def run_ending(exc: BaseException, message: str) -> tuple[str, str]:
+    """The stored state and message of a run that ``exc`` ended: ``interrupted`` by Ctrl-C or SIGTERM, else
+    ``failed`` with the error (unless the run had already said why)."""
+    if not isinstance(exc, Exception):
+        return "interrupted", f"interrupted ({type(exc).__name__})"
+    return "failed", message or f"{type(exc).__name__}: {exc}"
