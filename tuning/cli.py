@@ -23,7 +23,7 @@ def _load(path: str) -> tuple[TuningSpec, list[dict]]:
     spec = load_spec(path)
     if spec.strategy.name is StrategyName.grid:
         return spec, configurations(spec)
-    from tuning.search import distribution
+    from tuning.optuna_space import distribution
 
     for name, dimension in spec.search_space.items():
         distribution(name, dimension, walk_grid=False)  # a sampler must be able to draw from every dimension

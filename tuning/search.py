@@ -1,7 +1,7 @@
 """Which configuration to try next: an Optuna study, stored in the same database as servetune's tables.
 
 The study, not a process's memory, says what has been asked and told. Each strategy is an Optuna sampler
-made by a small factory in ``SAMPLERS``; adding one is adding a factory.
+made by a small factory in ``tuning.samplers``; adding one is adding a module there.
 """
 
 from __future__ import annotations
@@ -9,25 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
-from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaTrialState
 
-from tuning.space import configurations, dimension_values, grid_size
-from tuning.spec import Configuration, Dimension, StrategyName, StrategySpec, TuningSpec
+from tuning.optuna_space import OptunaSpace
+from tuning.samplers import SAMPLERS
+from tuning.samplers.constraints import ABANDONED_ATTR, CONSTRAINTS_ATTR, hard_slo_constraints
+from tuning.space import configurations, grid_size
+from tuning.spec import Configuration, StrategyName, TuningSpec
 
-CONSTRAINTS_ATTR = "servetune_constraints"
+__all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "hard_slo_constraints", "study_name"]
+
 # Trial attribute of a confirmation run: the number of the trial it measures again.
 CONFIRMS_ATTR = "servetune_confirms"
-# Study attribute: trial numbers whose process died mid-trial. They are FAIL, and do not spend the budget.
-ABANDONED_ATTR = "servetune_abandoned"
-
-
-def hard_slo_constraints(trial: FrozenTrial) -> Sequence[float]:
-    """Optuna's constraint values for a trial: <= 0 where every hard SLO held."""
-    return trial.user_attrs.get(CONSTRAINTS_ATTR, [])
 
 
 def study_name(run_id: str) -> str:
@@ -42,74 +37,6 @@ PRUNERS: dict[str, Callable[[TuningSpec], BasePruner]] = {
 }
 
 
-def _startup_trials(strategy: StrategySpec) -> int:
-    """Random trials before a model-based sampler starts learning: a quarter of the budget, 2 to 5.
-
-    Optuna's default (10) is more than a 20-trial budget can spare when each trial costs minutes of GPU time; on
-    the recorded surface (docs/search-efficiency.md) 5 needed fewer trials than 10, and 3 no fewer than 5.
-    """
-    return min(5, max(2, strategy.budget(0) // 4))
-
-
-def _tpe(strategy: StrategySpec) -> BaseSampler:
-    # With trials in flight at once, the constant liar counts running trials as poor so parallel asks spread out.
-    return TPESampler(
-        multivariate=True,
-        seed=strategy.seed,
-        n_startup_trials=_startup_trials(strategy),
-        constraints_func=hard_slo_constraints,
-        constant_liar=strategy.parallelism > 1,
-    )
-
-
-class MissingExtra(RuntimeError):
-    pass
-
-
-def _gp(strategy: StrategySpec) -> BaseSampler:
-    # Optuna's GPSampler runs on torch and scipy (CPU builds are enough): servetune's `gp` extra.
-    try:
-        import scipy  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise MissingExtra(
-            f"strategy.name gp needs torch and scipy ({exc.name} is missing): pip install 'servetune[gp]'"
-        ) from None
-    return GPSampler(
-        seed=strategy.seed,
-        n_startup_trials=_startup_trials(strategy),
-        constraints_func=hard_slo_constraints,
-        deterministic_objective=False,
-    )
-
-
-def _nsga2(strategy: StrategySpec) -> BaseSampler:
-    # Optuna's default generation of 50 would leave a 20-trial budget all random: four generations or more fit in.
-    population = min(50, max(4, strategy.budget(0) // 4))
-    return NSGAIISampler(population_size=population, seed=strategy.seed, constraints_func=hard_slo_constraints)
-
-
-SAMPLERS: dict[StrategyName, Callable[[StrategySpec], BaseSampler]] = {
-    # The grid's points are enqueued in order, so its sampler only ever fills enqueued values.
-    StrategyName.grid: lambda strategy: RandomSampler(seed=strategy.seed),
-    StrategyName.random: lambda strategy: RandomSampler(seed=strategy.seed),
-    StrategyName.tpe: _tpe,
-    StrategyName.gp: _gp,
-    StrategyName.nsga2: _nsga2,
-}
-
-
-def distribution(name: str, dimension: Dimension, walk_grid: bool) -> BaseDistribution:
-    """The Optuna distribution of one dimension; a grid walks exact values, so it uses categoricals."""
-    if dimension.values is not None or walk_grid:
-        return CategoricalDistribution(dimension_values(name, dimension))
-    assert dimension.low is not None and dimension.high is not None
-    if dimension.is_int_range:
-        step = 1 if dimension.log else int(dimension.step or 1)
-        return IntDistribution(int(dimension.low), int(dimension.high), step=step, log=dimension.log)
-    return FloatDistribution(float(dimension.low), float(dimension.high), step=dimension.step, log=dimension.log)
-
-
 class Search:
     """Asks the study for configurations and tells it how each one did."""
 
@@ -117,7 +44,6 @@ class Search:
         """``storage_url`` None keeps the study in memory (a replay of a recorded surface)."""
         strategy = spec.strategy
         walk_grid = strategy.name is StrategyName.grid
-        self.distributions = {n: distribution(n, d, walk_grid) for n, d in spec.search_space.items()}
         self.budget = strategy.budget(grid_size(spec) if walk_grid else 0)
         self.study = optuna.create_study(
             study_name=name,
@@ -127,6 +53,9 @@ class Search:
             directions=["maximize" if o.maximize else "minimize" for o in spec.search_objectives],
             load_if_exists=True,
         )
+        recorded = next((t.distributions for t in self.study.get_trials(deepcopy=False) if t.distributions), {})
+        self.space = OptunaSpace(spec.search_space, walk_grid, recorded)
+        self.distributions = self.space.distributions
         self.walk_grid = walk_grid
         if walk_grid and not self.study.trials:
             for params in configurations(spec):
@@ -166,7 +95,7 @@ class Search:
             if "fixed_params" not in self._frozen(trial.number).system_attrs:
                 return None  # another process took the last grid point between the budget check and this ask
         self._live[trial.number] = trial
-        return trial.number, dict(trial.params)
+        return trial.number, self.space.configuration(trial.params)
 
     def _grid_point_is_mine(self, number: int) -> bool:
         """Whether a popped grid trial is the one to run: a grid point, and no earlier live trial holds it.
@@ -194,13 +123,14 @@ class Search:
     def measured(self, params: Configuration) -> FrozenTrial | None:
         """An earlier completed trial with exactly these parameters, whose result can be reused."""
         for trial in self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,)):
-            if trial.params == params and all(type(trial.params[k]) is type(v) for k, v in params.items()):
+            measured = self.space.configuration(trial.params)
+            if measured == params and all(type(measured[k]) is type(v) for k, v in params.items()):
                 return trial
         return None
 
     def ask_confirmation(self, params: Configuration, original: int) -> int:
         """A trial that measures ``params`` again (after the search); the study keeps it with the others."""
-        self.study.enqueue_trial(params, user_attrs={CONFIRMS_ATTR: original}, skip_if_exists=False)
+        self.study.enqueue_trial(self.space.params(params), user_attrs={CONFIRMS_ATTR: original}, skip_if_exists=False)
         trial = self.study.ask(self.distributions)
         self._live[trial.number] = trial
         return trial.number
@@ -212,7 +142,7 @@ class Search:
         objectives = len(self.study.directions)
         if len(values) != objectives:
             raise ValueError(f"trial {number}: the study has {objectives} objective(s) but was told {values}")
-        self._live[number].set_user_attr(CONSTRAINTS_ATTR, list(constraints))
+        self._set_constraints(number, constraints)
         self.study.tell(self._live.pop(number), values)
 
     def tell_rejected(self, number: int, hard_slos: int) -> None:
@@ -221,8 +151,16 @@ class Search:
         if not hard_slos:
             self.tell_failed(number)
             return
-        self._live[number].set_user_attr(CONSTRAINTS_ATTR, [1.0] * hard_slos)
+        self._set_constraints(number, [1.0] * hard_slos)
         self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
+
+    def _set_constraints(self, number: int, constraints: Sequence[float]) -> None:
+        """One Optuna constraint per hard SLO, named by position as Optuna's older ``constraints_func`` stored
+        them, so a study begun that way reads the same."""
+        trial = self._live[number]
+        trial.set_user_attr(CONSTRAINTS_ATTR, list(constraints))
+        for position, value in enumerate(constraints):
+            trial.set_constraint(str(position), value)
 
     def tell_pruned(self, number: int) -> None:
         self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)

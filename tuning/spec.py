@@ -398,7 +398,12 @@ DeployerSpec = Annotated[
 class Dimension(StrictModel):
     """One parameter of the search space: a list of values, or a range."""
 
-    values: list[ParamValue] | None = Field(default=None, min_length=1, description="The values to try.")
+    values: list[ParamValue] | None = Field(
+        default=None,
+        min_length=1,
+        description="The values to try. A list of numbers is ordered: `tpe` and `gp` learn that 8 lies between "
+        "4 and 16.",
+    )
     low: int | float | None = Field(default=None, description="Lower end of a range (included).")
     high: int | float | None = Field(default=None, description="Upper end of a range (included).")
     step: PositiveInt | PositiveFloat | None = Field(default=None, description="Spacing of a range.")
@@ -471,7 +476,9 @@ class StrategySpec(StrictModel):
         default=StrategyName.grid,
         description="`grid` tries every configuration in order; `random` samples uniformly; `tpe` is Optuna's "
         "multivariate TPE, which learns from each result and steers away from configurations that broke a "
-        "hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs. With several "
+        "hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs; when the space "
+        "is a finite list of configurations, it scores every one not yet tried and runs the best, so it never "
+        "repeats one. With several "
         "`objectives`, `tpe` and `gp` search for the Pareto front, and so does `nsga2` (Optuna's NSGA-II, "
         "for several objectives only).",
     )

@@ -234,8 +234,6 @@ def _quiet_optuna() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # servetune's samplers take constraints_func, which Optuna 5 deprecates; said once in the report, not per study.
-    warnings.filterwarnings("ignore", message=".*constraints_func.*", category=FutureWarning)
 
 
 def main(argv: list[str] | None = None) -> int:
