@@ -48,12 +48,21 @@ def write_spec(spec: TuningSpec, folder: Path) -> Path:
     return path
 
 
+# `python -m tuning.cli`, with Ctrl-C handled as in a terminal's foreground job. A shell without job control (a CI
+# runner's, or `cmd &`) starts background jobs with SIGINT ignored; children inherit that, and Python then never
+# raises KeyboardInterrupt, so a Ctrl-C test would test the runner instead of servetune.
+_AS_IN_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('tuning.cli', run_name='__main__', alter_sys=True)"
+)
+
+
 def start_cli(spec_file: Path, home: Path) -> subprocess.Popen:
     """`servetune tune SPEC` with its own data directory and a temporary Prefect server of its own."""
     env = {**os.environ, "SERVETUNE_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "tuning.cli", "tune", str(spec_file)],
+        [sys.executable, "-c", _AS_IN_A_TERMINAL, "tune", str(spec_file)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

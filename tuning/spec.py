@@ -477,8 +477,8 @@ class StrategySpec(StrictModel):
         description="`grid` tries every configuration in order; `random` samples uniformly; `tpe` is Optuna's "
         "multivariate TPE, which learns from each result and steers away from configurations that broke a "
         "hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs; when the space "
-        "is a finite list of configurations, it scores every one not yet tried and runs the best, so it never "
-        "repeats one. With several "
+        "is a finite list of configurations, it scores every one not yet tried and runs the best (among those "
+        "likely to meet the hard SLOs, while there are any), so it never repeats one. With several "
         "`objectives`, `tpe` and `gp` search for the Pareto front, and so does `nsga2` (Optuna's NSGA-II, "
         "for several objectives only).",
     )
@@ -595,7 +595,11 @@ class BenchmarkSpec(StrictModel):
         default=1, description="Minutes one scenario-and-concurrency run may take (genai-bench's unit)."
     )
     max_requests_per_run: PositiveInt = Field(
-        default=20, description="Requests sent in one scenario-and-concurrency run."
+        default=20,
+        description="Requests sent in one scenario-and-concurrency run; the run ends after this many or after "
+        "`max_time_per_run`, whichever comes first. A run of a few seconds measures its own start and end more "
+        "than the configuration (10-15% apart between runs on this project's CPU surface): to compare "
+        "configurations closely, set it high enough that time ends the run.",
     )
     extra_request_params: dict[str, Any] = Field(
         default_factory=dict,
