@@ -27,8 +27,13 @@ def dimension_values(name: str, dimension: Dimension) -> list[bool | int | float
         return list(range(int(dimension.low), int(dimension.high) + 1, int(dimension.step or 1)))
     if dimension.step is None:
         raise SearchSpaceError(f"{where}: a float range needs a step for the grid strategy")
-    count = math.floor((dimension.high - dimension.low) / dimension.step + 1e-9) + 1
-    return [round(dimension.low + i * dimension.step, 12) for i in range(count)]
+    return [round(v, 12) for v in float_steps(dimension.low, dimension.high, dimension.step)]
+
+
+def float_steps(low: float, high: float, step: float) -> list[float]:
+    """``low``, ``low + step``, ... up to ``high`` (included when it lies on a step, within rounding)."""
+    count = math.floor((high - low) / step + 1e-9) + 1
+    return [low + i * step for i in range(count)]
 
 
 def _dimension_size(name: str, dimension: Dimension) -> int:

@@ -22,6 +22,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from tuning.samplers.constraints import ABANDONED_ATTR
+from tuning.space import float_steps
 from tuning.spec import StrategySpec
 
 # Random untried configurations before the model starts: one. From the second trial on, the Gaussian process
@@ -29,6 +30,9 @@ from tuning.spec import StrategySpec
 # median of 8.5 and 5 trials where 2 needed 9.5 and 7, and 5 needed 11.5 and 9.5; on generated noisy surfaces 1
 # did no worse than 2 or 5. (Measured before the preference for likely feasible configurations below.)
 STARTUP_TRIALS = 1
+# Chance of meeting every hard SLO above which an untried configuration counts as likely feasible (see
+# _optimize_acqf).
+LIKELY_FEASIBLE = 0.25
 # Up to this many configurations, every untried one is scored; the acquisition function costs microseconds each.
 MAX_LISTED_CONFIGURATIONS = 20_000
 # A configuration is tried once a trial ran it, is running it, was pruned or rejected on it, or failed on it.
@@ -47,13 +51,15 @@ def _values(distribution: BaseDistribution) -> list[Any] | None:
     if isinstance(distribution, IntDistribution):
         return list(range(distribution.low, distribution.high + 1, distribution.step))
     if isinstance(distribution, FloatDistribution) and distribution.step is not None:
-        count = math.floor((distribution.high - distribution.low) / distribution.step + 1e-9) + 1
-        return [distribution.low + i * distribution.step for i in range(count)]
+        return float_steps(distribution.low, distribution.high, distribution.step)
     return None
 
 
-def untried_configurations(study: Study, search_space: dict[str, BaseDistribution]) -> list[dict[str, Any]] | None:
-    """The points of a finite ``search_space`` that no trial has tried; None if the space is too large to list."""
+def untried_configurations(
+    study: Study, trials: list[FrozenTrial], search_space: dict[str, BaseDistribution]
+) -> list[dict[str, Any]] | None:
+    """The points of a finite ``search_space`` that none of ``trials`` (the study's) has tried; None if the space
+    is too large to list."""
     axes = [_values(d) for d in search_space.values()]
     if any(a is None for a in axes) or math.prod(len(a) for a in axes if a is not None) > MAX_LISTED_CONFIGURATIONS:
         return None
@@ -61,8 +67,8 @@ def untried_configurations(study: Study, search_space: dict[str, BaseDistributio
     abandoned = set(study.user_attrs.get(ABANDONED_ATTR, []))
     tried = {
         tuple(t.params[n] for n in names)
-        for t in study.get_trials(deepcopy=False, states=_TRIED_STATES)
-        if t.number not in abandoned and all(n in t.params for n in names)
+        for t in trials
+        if t.state in _TRIED_STATES and t.number not in abandoned and all(n in t.params for n in names)
     }
     return [
         dict(zip(names, point, strict=True))
@@ -90,9 +96,10 @@ class UntriedGPSampler(GPSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        untried = untried_configurations(study, search_space) if search_space else None
-        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if untried and len(completed) < self._n_startup_trials:
+        trials = study.get_trials(deepcopy=False)
+        untried = untried_configurations(study, trials, search_space) if search_space else None
+        completed = sum(t.state is TrialState.COMPLETE for t in trials)
+        if untried and completed < self._n_startup_trials:
             # Before the model starts, a random untried configuration: Optuna's own start-up draws each flag
             # independently and may draw a configuration twice.
             return untried[self._rng.rng.randint(len(untried))]
@@ -116,7 +123,7 @@ class UntriedGPSampler(GPSampler):
         # the constraint models give at least one chance in four, choose among those. (One in two would never
         # try a configuration right at the boundary, where the best feasible one often is.)
         log_feasible = _log_probability_feasible(acqf, candidates)
-        if log_feasible is not None and (likely := log_feasible >= np.log(0.25)).any():
+        if log_feasible is not None and (likely := log_feasible >= np.log(LIKELY_FEASIBLE)).any():
             values = np.where(likely, values, -np.inf)
         return candidates[int(np.argmax(values))]
 
