@@ -22,8 +22,8 @@ from flows.dispatch import TrialRuns
 from tuning.outcome import TrialState, run_ending
 from tuning.pareto import Goal
 from tuning.report import best_card, conclude, leaderboard_rows, leaders, pareto_rows
-from tuning.search import Search, hard_slo_constraints, study_name
-from tuning.spec import Configuration, TuningSpec
+from tuning.search import Search, study_name
+from tuning.spec import SETTLED_AFTER_REPEATS, Configuration, TuningSpec
 from tuning.store import Store, Trial
 
 
@@ -79,7 +79,7 @@ def _search(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: T
             logger.info("trial %d repeats trial %d's configuration; reusing its result", number, earlier.number)
             why = f"same configuration as trial {earlier.number}; its result was reused"
             store.record_not_run(run_id, number, params, TrialState.repeated, why)
-            search.tell_value(number, earlier.values, hard_slo_constraints(earlier))
+            search.tell_repeat(number, earlier)
         elif params in in_flight.values():
             twins.append((number, params))
         elif (why := rejection(spec, params, available)) is not None:
@@ -106,6 +106,14 @@ def _search(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: T
             for twin in waiting:  # a result is known now, or the twin failed and the configuration runs itself
                 place(*twin)
         update_progress_artifact(progress, 100.0 * search.spent / search.budget)
+    if search.settled:
+        logger.info(
+            "search settled after %d of up to %d trials: the sampler's last %d proposals were all configurations "
+            "already measured",
+            search.spent,
+            search.budget,
+            SETTLED_AFTER_REPEATS,
+        )
 
 
 def _confirm_leaders(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: TrialRuns) -> None:

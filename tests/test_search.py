@@ -103,23 +103,41 @@ def test_learning_samplers_find_the_best_feasible_configuration_with_slos_as_con
     assert sum(s > 40 for s in late) < len(late) / 2, f"{strategy} should learn to stay out of the infeasible region"
 
 
-def test_a_repeated_configuration_is_recognised_so_its_result_can_be_reused(database_url: str) -> None:
+def test_a_repeated_configuration_reuses_its_result_without_spending_the_budget(database_url: str) -> None:
+    """Two configurations and a budget of six: the sampler repeats itself, each repeat is recognised and told the
+    earlier result, the budget counts only the two that ran, and the search ends once the sampler has settled."""
+    from tuning.spec import SETTLED_AFTER_REPEATS
+
     search = Search(
         _spec({"name": "random", "max_trials": 6, "seed": 0}, {"enforce-eager": [True, False]}), "repeats", database_url
     )
     seen: dict[bool, int] = {}
-    repeats = 0
+    asked = []
     while (next_ := search.ask()) is not None:
         number, params = next_
         earlier = search.measured(params)
+        asked.append(earlier is not None)
         if params["enforce-eager"] in seen:
             assert earlier is not None and earlier.number == seen[params["enforce-eager"]]
-            repeats += 1
+            search.tell_repeat(number, earlier)
         else:
             assert earlier is None
             seen[params["enforce-eager"]] = number
-        search.tell_value(number, 1.0, [])
-    assert repeats >= 4  # six draws from two values
+            search.tell_value(number, 1.0 if params["enforce-eager"] else 2.0, [])
+    assert len(seen) == 2 and search.spent == 2 and search.settled
+    assert asked[-SETTLED_AFTER_REPEATS:] == [True] * SETTLED_AFTER_REPEATS
+    assert sum(not repeat for repeat in asked) == 2
+    for trial in search.study.trials:
+        assert trial.value == (1.0 if trial.params["enforce-eager"] else 2.0)  # a repeat carries the earlier result
+
+
+def test_a_sampler_that_keeps_finding_new_configurations_runs_the_whole_budget(database_url: str) -> None:
+    search = Search(
+        _spec({"name": "random", "max_trials": 5, "seed": 0}, {"max-num-seqs": {"low": 1, "high": 10**6}}),
+        "no-repeats",
+        database_url,
+    )
+    assert len(_drain(search)) == 5 and search.spent == 5 and not search.settled
 
 
 def test_the_median_pruner_stops_a_trial_whose_score_so_far_trails_earlier_ones(database_url: str) -> None:
@@ -153,4 +171,3 @@ def test_without_a_pruner_no_trial_is_pruned(database_url: str) -> None:
         reporter.report(value, 0)
         assert not reporter.should_prune()
         search.tell_value(number, value, [])
-

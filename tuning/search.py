@@ -17,12 +17,14 @@ from tuning.optuna_space import OptunaSpace
 from tuning.samplers import SAMPLERS
 from tuning.samplers.constraints import ABANDONED_ATTR, CONSTRAINTS_ATTR, hard_slo_constraints
 from tuning.space import configurations, grid_size
-from tuning.spec import Configuration, StrategyName, TuningSpec
+from tuning.spec import SETTLED_AFTER_REPEATS, Configuration, StrategyName, TuningSpec
 
 __all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "hard_slo_constraints", "study_name"]
 
 # Trial attribute of a confirmation run: the number of the trial it measures again.
 CONFIRMS_ATTR = "servetune_confirms"
+# Trial attribute of a repeat: the number of the earlier trial whose result it was told.
+REPEATS_ATTR = "servetune_repeats"
 
 
 def study_name(run_id: str) -> str:
@@ -61,6 +63,7 @@ class Search:
             for params in configurations(spec):
                 self.study.enqueue_trial(params, skip_if_exists=True)
         self._live: dict[int, optuna.Trial] = {}
+        self.settled = False
 
     def abandon(self, numbers: list[int]) -> None:
         """Trials whose process died: FAIL to the study and not counted; a grid asks their points again."""
@@ -73,16 +76,31 @@ class Search:
         known = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
         self.study.set_user_attr(ABANDONED_ATTR, sorted(known | set(numbers)))
 
+    def _searched(self) -> list[FrozenTrial]:
+        """Trials the search asked, in order: not waiting grid points, abandoned trials or confirmation runs."""
+        abandoned = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
+        asked = [t for t in self.study.get_trials(deepcopy=False) if t.state is not OptunaTrialState.WAITING]
+        return [t for t in asked if t.number not in abandoned and CONFIRMS_ATTR not in t.user_attrs]
+
     @property
     def spent(self) -> int:
-        """Trials asked so far, less abandoned ones: what counts against the budget."""
-        asked = [t for t in self.study.get_trials(deepcopy=False) if t.state is not OptunaTrialState.WAITING]
-        return len(asked) - len(self.study.user_attrs.get(ABANDONED_ATTR, []))
+        """Configurations the search ran: what counts against the budget.
+
+        A repeat costs no engine time (its earlier result is reused), so it does not count; nor does a trial
+        whose process died.
+        """
+        return sum(REPEATS_ATTR not in t.user_attrs for t in self._searched())
 
     def ask(self) -> tuple[int, Configuration] | None:
-        """The next trial number and configuration, or None once the budget is spent."""
+        """The next trial number and configuration, or None once the budget is spent or the sampler has settled
+        (``settled``: its last ``SETTLED_AFTER_REPEATS`` asks all repeated measured configurations)."""
         # Enqueued grid points wait in the study as WAITING trials; only asked ones spend the budget.
-        if self.spent >= self.budget:
+        searched = self._searched()
+        if sum(REPEATS_ATTR not in t.user_attrs for t in searched) >= self.budget:
+            return None
+        recent = searched[-SETTLED_AFTER_REPEATS:]
+        if len(recent) == SETTLED_AFTER_REPEATS and all(REPEATS_ATTR in t.user_attrs for t in recent):
+            self.settled = True
             return None
         while True:
             trial = self.study.ask(self.distributions)
@@ -127,6 +145,11 @@ class Search:
             if measured == params and all(type(measured[k]) is type(v) for k, v in params.items()):
                 return trial
         return None
+
+    def tell_repeat(self, number: int, earlier: FrozenTrial) -> None:
+        """A trial whose configuration ``earlier`` measured: told the same result, and not counted as spent."""
+        self._live[number].set_user_attr(REPEATS_ATTR, earlier.number)
+        self.tell_value(number, earlier.values, hard_slo_constraints(earlier))
 
     def ask_confirmation(self, params: Configuration, original: int) -> int:
         """A trial that measures ``params`` again (after the search); the study keeps it with the others."""

@@ -467,6 +467,9 @@ class StrategyName(StrEnum):
 
 
 DEFAULT_SAMPLED_TRIALS = 20
+# Asks in a row that all proposed a configuration already measured: the sampler has settled on what it knows,
+# and asking on would only add reused results, so the search ends there.
+SETTLED_AFTER_REPEATS = 10
 
 
 class StrategySpec(StrictModel):
@@ -484,8 +487,10 @@ class StrategySpec(StrictModel):
     )
     max_trials: PositiveInt | None = Field(
         default=None,
-        description=f"Stop after this many trials. Defaults to the grid's size for `grid`, and to "
-        f"{DEFAULT_SAMPLED_TRIALS} for samplers.",
+        description=f"Stop after this many configurations have run. Defaults to the grid's size for `grid`, and "
+        f"to {DEFAULT_SAMPLED_TRIALS} for samplers. A sampler's proposal of a configuration already measured reuses "
+        f"that result and does not count; a search whose sampler proposes only such configurations, "
+        f"{SETTLED_AFTER_REPEATS} in a row, stops there.",
     )
     seed: int | None = Field(default=None, description="Seed of the sampler, for a reproducible search.")
     parallelism: PositiveInt = Field(

@@ -8,7 +8,7 @@ confirmation runs.
 
 A replayed search is servetune's own ``tuning.search.Search``, asked and told as ``flows/tune.py`` does: a
 configuration measured before is not run again, its earlier score is told once more (a repeat, which costs no
-engine time); a failed trial is told as failed.
+engine time and no budget); a failed trial is told as failed.
 
 Noise: with ``noise=s`` every float metric of a replayed round is multiplied by ``exp(s * z)``, ``z`` standard
 normal, drawn afresh for each measurement from a generator seeded by ``seed``. Values stay positive, and
@@ -113,27 +113,30 @@ def replay_search(
     replay: SurfaceReplay,
     strategy: StrategyName,
     seed: int,
-    max_asks: int,
+    max_trials: int,
     study_name: str | None = None,
     storage_url: str | None = None,
 ) -> Iterator[SearchStep]:
-    """Steps of a search with ``strategy`` over ``spec``'s space, each trial replayed; stops after ``max_asks``.
+    """Steps of a search with ``strategy`` over ``spec``'s space, each trial replayed.
+
+    It stops once ``max_trials`` configurations have run (repeats are free, as in a real run) or the sampler
+    settles (``tuning.spec.SETTLED_AFTER_REPEATS``).
 
     The caller may stop early: it is a generator. The study is kept in memory unless ``storage_url`` is given.
     """
     from deployers.engines import engine_adapter
     from tuning.search import Search
 
-    searched = spec.model_copy(update={"strategy": StrategySpec(name=strategy, seed=seed, max_trials=max_asks)})
+    searched = spec.model_copy(update={"strategy": StrategySpec(name=strategy, seed=seed, max_trials=max_trials)})
     engine = engine_adapter(spec.engine)
     # Without a storage URL Optuna keeps the study in memory: a replayed trial costs no database round trips.
     search = Search(searched, study_name or f"replay-{strategy}-{seed}", storage_url)
-    told: dict[str, tuple[float, list[float], bool]] = {}
+    told: dict[str, tuple[float, bool]] = {}
     while (asked := search.ask()) is not None:
         number, params = asked
-        if search.measured(params) is not None:
-            value, constraints, feasible = told[config_key(params)]
-            search.tell_value(number, value, constraints)
+        if (earlier := search.measured(params)) is not None:
+            value, feasible = told[config_key(params)]
+            search.tell_repeat(number, earlier)
             yield SearchStep(number, params, repeat=True, failed=False, value=value, feasible=feasible)
             continue
         trial = replay.trial(searched, params, engine.gpu_count(params))
@@ -141,7 +144,7 @@ def replay_search(
             search.tell_failed(number)
             yield SearchStep(number, params, repeat=False, failed=True, value=None, feasible=False)
             continue
-        told[config_key(params)] = (trial.score.value, trial.score.constraints, trial.score.feasible)
+        told[config_key(params)] = (trial.score.value, trial.score.feasible)
         search.tell_value(number, trial.score.value, trial.score.constraints)
         yield SearchStep(
             number, params, repeat=False, failed=False, value=trial.score.value, feasible=trial.score.feasible

@@ -12,8 +12,10 @@ through servetune's own search and scoring.
 The optimum is the best score of a configuration that meets every hard SLO, on the surface as recorded (no
 noise). A search has *reached* it once the configuration it would report (its best feasible trial by the
 scores it was told) is truly feasible and within 2% of the optimum. Trials are configurations run: failures
-count, repeats of a configuration measured before do not (they cost no engine time). A search stops once it
-has run as many trials as the grid has configurations, or after ``20 x grid`` asks.
+count, repeats of a configuration measured before do not (they cost no engine time, and a real run does not
+count them against its budget either). A search stops once it has run as many trials as the grid has
+configurations, or when its sampler settles (``tuning.spec.SETTLED_AFTER_REPEATS`` repeats in a row), as a
+real run would.
 
 Target: tpe or gp reaches the optimum within 15% of the grid's size (median over seeds) and reaches it at all in
 at least 90% of the seeds.
@@ -42,7 +44,6 @@ TARGET_SHARE = 0.15
 TARGET_RATE = 0.9
 TARGET_STRATEGIES = (StrategyName.tpe, StrategyName.gp)
 DEFAULT_STRATEGIES = (StrategyName.grid, StrategyName.random, StrategyName.tpe, StrategyName.gp)
-ASKS_PER_CONFIGURATION = 20
 
 
 def markers(section: str) -> tuple[str, str]:
@@ -144,7 +145,7 @@ def trials_to_reach(
 ) -> float:
     """Trials a search ran until the configuration it would report was within 2% of the optimum; inf if never."""
     trials, incumbent = 0, None
-    steps = replay_search(spec, replay, strategy, seed, ASKS_PER_CONFIGURATION * facts.configurations)
+    steps = replay_search(spec, replay, strategy, seed, facts.configurations)
     for step in steps:
         if step.repeat:
             continue
@@ -156,8 +157,6 @@ def trials_to_reach(
         if incumbent is not None and incumbent[1] in facts.good:
             steps.close()
             return trials
-        if trials >= facts.configurations:
-            break
     steps.close()
     return math.inf
 
