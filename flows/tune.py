@@ -23,7 +23,7 @@ from tuning.outcome import TrialState, run_ending
 from tuning.pareto import Goal
 from tuning.report import best_card, conclude, leaderboard_rows, leaders, pareto_rows
 from tuning.search import Search, study_name
-from tuning.spec import SETTLED_AFTER_REPEATS, Configuration, TuningSpec
+from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store, Trial
 
 
@@ -106,13 +106,12 @@ def _search(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: T
             for twin in waiting:  # a result is known now, or the twin failed and the configuration runs itself
                 place(*twin)
         update_progress_artifact(progress, 100.0 * search.spent / search.budget)
-    if search.settled:
+    if search.exhausted:
         logger.info(
-            "search settled after %d of up to %d trials: the sampler's last %d proposals were all configurations "
-            "already measured",
+            "search ended after %d of up to %d trials: the sampler proposed only configurations already measured, "
+            "and no configuration left to measure was found",
             search.spent,
             search.budget,
-            SETTLED_AFTER_REPEATS,
         )
 
 

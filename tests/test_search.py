@@ -105,7 +105,8 @@ def test_learning_samplers_find_the_best_feasible_configuration_with_slos_as_con
 
 def test_a_repeated_configuration_reuses_its_result_without_spending_the_budget(database_url: str) -> None:
     """Two configurations and a budget of six: the sampler repeats itself, each repeat is recognised and told the
-    earlier result, the budget counts only the two that ran, and the search ends once the sampler has settled."""
+    earlier result, the budget counts only the two that ran, and once the sampler has settled with nothing left
+    to measure, the search ends."""
     from tuning.spec import SETTLED_AFTER_REPEATS
 
     search = Search(
@@ -124,11 +125,29 @@ def test_a_repeated_configuration_reuses_its_result_without_spending_the_budget(
             assert earlier is None
             seen[params["enforce-eager"]] = number
             search.tell_value(number, 1.0 if params["enforce-eager"] else 2.0, [])
-    assert len(seen) == 2 and search.spent == 2 and search.settled
+    assert len(seen) == 2 and search.spent == 2 and search.exhausted
     assert asked[-SETTLED_AFTER_REPEATS:] == [True] * SETTLED_AFTER_REPEATS
     assert sum(not repeat for repeat in asked) == 2
     for trial in search.study.trials:
         assert trial.value == (1.0 if trial.params["enforce-eager"] else 2.0)  # a repeat carries the earlier result
+
+
+def test_after_a_run_of_repeats_the_next_configuration_is_one_not_measured_yet(database_url: str) -> None:
+    from tuning.spec import SETTLED_AFTER_REPEATS
+
+    search = Search(
+        _spec({"name": "tpe", "max_trials": 4, "seed": 0}, {"max-num-seqs": [1, 2, 4, 8]}), "settled", database_url
+    )
+    number, first = search.ask()
+    search.tell_value(number, 1.0, [])
+    for _ in range(SETTLED_AFTER_REPEATS):  # a sampler stuck on its first configuration
+        search.study.enqueue_trial(search.space.params(first))
+        number, params = search.ask()
+        search.tell_repeat(number, search.measured(params))
+    number, params = search.ask()
+    assert search.measured(params) is None and params != first
+    search.tell_value(number, 2.0, [])
+    assert search.spent == 2 and not search.exhausted
 
 
 def test_a_sampler_that_keeps_finding_new_configurations_runs_the_whole_budget(database_url: str) -> None:
@@ -137,7 +156,7 @@ def test_a_sampler_that_keeps_finding_new_configurations_runs_the_whole_budget(d
         "no-repeats",
         database_url,
     )
-    assert len(_drain(search)) == 5 and search.spent == 5 and not search.settled
+    assert len(_drain(search)) == 5 and search.spent == 5 and not search.exhausted
 
 
 def test_the_median_pruner_stops_a_trial_whose_score_so_far_trails_earlier_ones(database_url: str) -> None:

@@ -6,6 +6,7 @@ made by a small factory in ``tuning.samplers``; adding one is adding a module th
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 
 import optuna
@@ -63,7 +64,8 @@ class Search:
             for params in configurations(spec):
                 self.study.enqueue_trial(params, skip_if_exists=True)
         self._live: dict[int, optuna.Trial] = {}
-        self.settled = False
+        self._rng = random.Random(strategy.seed)
+        self.exhausted = False
 
     def abandon(self, numbers: list[int]) -> None:
         """Trials whose process died: FAIL to the study and not counted; a grid asks their points again."""
@@ -92,16 +94,22 @@ class Search:
         return sum(REPEATS_ATTR not in t.user_attrs for t in self._searched())
 
     def ask(self) -> tuple[int, Configuration] | None:
-        """The next trial number and configuration, or None once the budget is spent or the sampler has settled
-        (``settled``: its last ``SETTLED_AFTER_REPEATS`` asks all repeated measured configurations)."""
+        """The next trial number and configuration, or None once the budget is spent.
+
+        When the sampler has settled (its last ``SETTLED_AFTER_REPEATS`` asks all repeated measured
+        configurations), the next configuration is one not measured yet, drawn at random, so the budget goes to
+        new configurations. If none is found the search ends early, with ``exhausted`` set.
+        """
         # Enqueued grid points wait in the study as WAITING trials; only asked ones spend the budget.
         searched = self._searched()
         if sum(REPEATS_ATTR not in t.user_attrs for t in searched) >= self.budget:
             return None
         recent = searched[-SETTLED_AFTER_REPEATS:]
         if len(recent) == SETTLED_AFTER_REPEATS and all(REPEATS_ATTR in t.user_attrs for t in recent):
-            self.settled = True
-            return None
+            if (untried := self._draw_untried()) is None:
+                self.exhausted = True
+                return None
+            self.study.enqueue_trial(untried)
         while True:
             trial = self.study.ask(self.distributions)
             if not self.walk_grid or self._grid_point_is_mine(trial.number):
@@ -114,6 +122,15 @@ class Search:
                 return None  # another process took the last grid point between the budget check and this ask
         self._live[trial.number] = trial
         return trial.number, self.space.configuration(trial.params)
+
+    def _draw_untried(self, attempts: int = 1000) -> dict | None:
+        """Study parameters of a configuration no trial has measured, drawn at random; None if ``attempts``
+        draws find none (on a finite space, most likely every configuration has been measured)."""
+        for _ in range(attempts):
+            params = self.space.draw(self._rng)
+            if self.measured(self.space.configuration(params)) is None:
+                return params
+        return None
 
     def _grid_point_is_mine(self, number: int) -> bool:
         """Whether a popped grid trial is the one to run: a grid point, and no earlier live trial holds it.

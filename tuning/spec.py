@@ -468,7 +468,7 @@ class StrategyName(StrEnum):
 
 DEFAULT_SAMPLED_TRIALS = 20
 # Asks in a row that all proposed a configuration already measured: the sampler has settled on what it knows,
-# and asking on would only add reused results, so the search ends there.
+# so the next configuration is drawn at random from those not measured yet.
 SETTLED_AFTER_REPEATS = 10
 
 
@@ -489,8 +489,8 @@ class StrategySpec(StrictModel):
         default=None,
         description=f"Stop after this many configurations have run. Defaults to the grid's size for `grid`, and "
         f"to {DEFAULT_SAMPLED_TRIALS} for samplers. A sampler's proposal of a configuration already measured reuses "
-        f"that result and does not count; a search whose sampler proposes only such configurations, "
-        f"{SETTLED_AFTER_REPEATS} in a row, stops there.",
+        f"that result and does not count; after {SETTLED_AFTER_REPEATS} such proposals in a row, the next "
+        "configuration is one not measured yet, drawn at random. A search ends early only when none is left.",
     )
     seed: int | None = Field(default=None, description="Seed of the sampler, for a reproducible search.")
     parallelism: PositiveInt = Field(

@@ -119,8 +119,8 @@ def replay_search(
 ) -> Iterator[SearchStep]:
     """Steps of a search with ``strategy`` over ``spec``'s space, each trial replayed.
 
-    It stops once ``max_trials`` configurations have run (repeats are free, as in a real run) or the sampler
-    settles (``tuning.spec.SETTLED_AFTER_REPEATS``).
+    It stops once ``max_trials`` configurations have run (repeats are free, as in a real run) or no
+    configuration is left to run.
 
     The caller may stop early: it is a generator. The study is kept in memory unless ``storage_url`` is given.
     """

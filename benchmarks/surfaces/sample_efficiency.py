@@ -14,8 +14,7 @@ noise). A search has *reached* it once the configuration it would report (its be
 scores it was told) is truly feasible and within 2% of the optimum. Trials are configurations run: failures
 count, repeats of a configuration measured before do not (they cost no engine time, and a real run does not
 count them against its budget either). A search stops once it has run as many trials as the grid has
-configurations, or when its sampler settles (``tuning.spec.SETTLED_AFTER_REPEATS`` repeats in a row), as a
-real run would.
+configurations.
 
 Target: tpe or gp reaches the optimum within 15% of the grid's size (median over seeds) and reaches it at all in
 at least 90% of the seeds.
