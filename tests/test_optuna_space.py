@@ -109,3 +109,33 @@ def test_gp_on_a_continuous_range_still_uses_optunas_own_optimizer(database_url:
         values.append(params["gpu-memory-utilization"])
         search.tell_value(number, -((params["gpu-memory-utilization"] - 0.8) ** 2), [])
     assert len(values) == 6 and all(0.5 <= v <= 0.95 for v in values)
+
+
+def test_a_random_draw_gives_values_the_spec_allows_and_reaches_every_listed_value() -> None:
+    """The draw a settled search falls back on: within each range and step, log ranges included."""
+    import random
+
+    spec = _spec(
+        {"name": "tpe"},
+        {
+            "max-num-seqs": [2, 8, 32],
+            "max-num-batched-tokens": {"low": 64, "high": 4096, "log": True},
+            "block-size": {"low": 16, "high": 64, "step": 16},
+            "gpu-memory-utilization": {"low": 0.5, "high": 0.9, "step": 0.1},
+            "swap-space": {"low": 0.5, "high": 8.0, "log": True},
+            "kv-cache-dtype": ["auto", "fp8"],
+        },
+    )
+    space = OptunaSpace(spec.search_space, walk_grid=False)
+    rng = random.Random(0)
+    drawn = [space.configuration(space.draw(rng)) for _ in range(300)]
+    for config in drawn:
+        assert config["max-num-seqs"] in (2, 8, 32) and config["kv-cache-dtype"] in ("auto", "fp8")
+        assert 64 <= config["max-num-batched-tokens"] <= 4096
+        assert config["block-size"] in (16, 32, 48, 64)
+        assert 0.5 <= config["gpu-memory-utilization"] <= 0.9 + 1e-9
+        assert round((config["gpu-memory-utilization"] - 0.5) / 0.1, 6).is_integer()
+        assert 0.5 <= config["swap-space"] <= 8.0
+    assert {c["max-num-seqs"] for c in drawn} == {2, 8, 32} and {c["block-size"] for c in drawn} == {16, 32, 48, 64}
+    # Log-uniform: about half the draws fall below the geometric middle, 512.
+    assert 0.35 < sum(c["max-num-batched-tokens"] < 512 for c in drawn) / len(drawn) < 0.65

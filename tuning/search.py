@@ -126,9 +126,10 @@ class Search:
     def _draw_untried(self, attempts: int = 1000) -> dict | None:
         """Study parameters of a configuration no trial has measured, drawn at random; None if ``attempts``
         draws find none (on a finite space, most likely every configuration has been measured)."""
+        completed = self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
         for _ in range(attempts):
             params = self.space.draw(self._rng)
-            if self.measured(self.space.configuration(params)) is None:
+            if self._measured_among(completed, self.space.configuration(params)) is None:
                 return params
         return None
 
@@ -157,7 +158,11 @@ class Search:
 
     def measured(self, params: Configuration) -> FrozenTrial | None:
         """An earlier completed trial with exactly these parameters, whose result can be reused."""
-        for trial in self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,)):
+        completed = self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
+        return self._measured_among(completed, params)
+
+    def _measured_among(self, trials: list[FrozenTrial], params: Configuration) -> FrozenTrial | None:
+        for trial in trials:
             measured = self.space.configuration(trial.params)
             if measured == params and all(type(measured[k]) is type(v) for k, v in params.items()):
                 return trial
