@@ -20,7 +20,7 @@ from tuning.samplers.constraints import ABANDONED_ATTR, CONSTRAINTS_ATTR, hard_s
 from tuning.space import configurations, grid_size
 from tuning.spec import SETTLED_AFTER_REPEATS, Configuration, StrategyName, TuningSpec
 
-__all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "hard_slo_constraints", "study_name"]
+__all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "study_name"]
 
 # Trial attribute of a confirmation run: the number of the trial it measures again.
 CONFIRMS_ATTR = "servetune_confirms"
