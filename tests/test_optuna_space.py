@@ -113,8 +113,6 @@ def test_gp_on_a_continuous_range_still_uses_optunas_own_optimizer(database_url:
 
 def test_a_random_draw_gives_values_the_spec_allows_and_reaches_every_listed_value() -> None:
     """The draw a settled search falls back on: within each range and step, log ranges included."""
-    import random
-
     spec = _spec(
         {"name": "tpe"},
         {
@@ -127,8 +125,8 @@ def test_a_random_draw_gives_values_the_spec_allows_and_reaches_every_listed_val
         },
     )
     space = OptunaSpace(spec.search_space, walk_grid=False)
-    rng = random.Random(0)
-    drawn = [space.configuration(space.draw(rng)) for _ in range(300)]
+    draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = [space.configuration(space.draw(draws)) for _ in range(300)]
     for config in drawn:
         assert config["max-num-seqs"] in (2, 8, 32) and config["kv-cache-dtype"] in ("auto", "fp8")
         assert 64 <= config["max-num-batched-tokens"] <= 4096

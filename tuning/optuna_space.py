@@ -12,9 +12,7 @@ was created with, so a run resumed across versions of this encoding asks what it
 
 from __future__ import annotations
 
-import math
-import random
-
+import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from tuning.space import dimension_values
@@ -80,21 +78,7 @@ class OptunaSpace:
             for name, value in configuration.items()
         }
 
-    def draw(self, rng: random.Random) -> dict[str, ParamValue]:
-        """Study parameters drawn uniformly from each distribution (log-uniformly on a log range)."""
-        params: dict[str, ParamValue] = {}
-        for name, d in self.distributions.items():
-            if isinstance(d, CategoricalDistribution):
-                params[name] = rng.choice(d.choices)  # type: ignore[assignment]
-            elif isinstance(d, IntDistribution):
-                low, high = (math.log(d.low), math.log(d.high + 1)) if d.log else (d.low, d.high + 1)
-                drawn = int(math.exp(rng.uniform(low, high))) if d.log else rng.randrange(d.low, d.high + 1)
-                params[name] = min(d.high, d.low + (drawn - d.low) // d.step * d.step)
-            elif isinstance(d, FloatDistribution):
-                if d.step is not None:
-                    params[name] = d.low + d.step * rng.randint(0, round((d.high - d.low) / d.step))
-                elif d.log:
-                    params[name] = math.exp(rng.uniform(math.log(d.low), math.log(d.high)))
-                else:
-                    params[name] = rng.uniform(d.low, d.high)
-        return params
+    def draw(self, draws: optuna.Study) -> dict[str, ParamValue]:
+        """Study parameters drawn at random (log-uniformly on a log range), by ``draws``: a study whose
+        sampler is Optuna's RandomSampler, kept apart from the run's study."""
+        return draws.ask(self.distributions).params

@@ -6,7 +6,6 @@ made by a small factory in ``tuning.samplers``; adding one is adding a module th
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 
 import optuna
@@ -64,7 +63,8 @@ class Search:
             for params in configurations(spec):
                 self.study.enqueue_trial(params, skip_if_exists=True)
         self._live: dict[int, optuna.Trial] = {}
-        self._rng = random.Random(strategy.seed)
+        self._seed = strategy.seed
+        self._draws: optuna.Study | None = None
         self.exhausted = False
 
     def abandon(self, numbers: list[int]) -> None:
@@ -126,9 +126,11 @@ class Search:
     def _draw_untried(self, attempts: int = 1000) -> dict | None:
         """Study parameters of a configuration no trial has measured, drawn at random; None if ``attempts``
         draws find none (on a finite space, most likely every configuration has been measured)."""
+        if self._draws is None:  # in memory, apart from the run's study: these draws are not trials
+            self._draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=self._seed))
         completed = self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
         for _ in range(attempts):
-            params = self.space.draw(self._rng)
+            params = self.space.draw(self._draws)
             if self._measured_among(completed, self.space.configuration(params)) is None:
                 return params
         return None
