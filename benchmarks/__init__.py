@@ -1,14 +1,11 @@
 """Benchmarking a deployed engine with genai-bench, and reading its results into typed rounds."""
 
 from benchmarks.genai_bench import BenchmarkError, genai_bench_command, run_genai_bench
-from benchmarks.metrics import BenchmarkResult, RoundMetrics
 from benchmarks.results import ResultParseError, parse_results
 
 __all__ = [
     "BenchmarkError",
-    "BenchmarkResult",
     "ResultParseError",
-    "RoundMetrics",
     "genai_bench_command",
     "parse_results",
     "run_genai_bench",

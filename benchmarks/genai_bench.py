@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from benchmarks.metrics import BenchmarkResult
 from benchmarks.results import parse_results
-from tuning import process_group
-from tuning.network import no_proxy_env
+from tuning.evaluation.metrics import BenchmarkResult
+from tuning.runtime import process_group
+from tuning.runtime.network import no_proxy_env
 from tuning.spec import BenchmarkSpec, ModelSpec
 
 _POLL_SECONDS = 0.5

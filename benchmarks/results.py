@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from benchmarks.metrics import RoundMetrics
+from tuning.evaluation.metrics import RoundMetrics
 
 _NOT_ROUNDS = ("experiment_metadata.json",)
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3}

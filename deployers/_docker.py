@@ -32,8 +32,8 @@ from docker.types import DeviceRequest, Mount
 
 from deployers._base import Deployer, DeployError, Deployment, TransientDeployError
 from deployers._local import free_port
-from tuning import process_group
-from tuning.network import no_proxy_env
+from tuning.runtime import process_group
+from tuning.runtime.network import no_proxy_env
 from tuning.spec import Configuration, DockerDeployerSpec, ModelSpec, TuningSpec
 
 log = logging.getLogger(__name__)

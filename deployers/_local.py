@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from deployers._base import Deployer, DeployError, Deployment, TransientDeployError
-from tuning import process_group
-from tuning.network import no_proxy_env
+from tuning.runtime import process_group
+from tuning.runtime.network import no_proxy_env
 from tuning.spec import Configuration, LocalDeployerSpec
 
 # The engine's environment is built, not inherited: only these, plus what the spec names, reach it.

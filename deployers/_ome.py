@@ -40,7 +40,7 @@ from deployers._base import (
 )
 from deployers._ome_manifest import MAX_NAME, kube_escape, label_value, render, resource_name, yaml_value
 from deployers._port_forward import PortForwardRelay, Upstream
-from tuning import process_group
+from tuning.runtime import process_group
 from tuning.spec import Configuration, OmeDeployerSpec, TuningSpec
 
 __all__ = ["MAX_NAME", "OmeDeployer", "PortForwardRelay", "label_value", "render", "resource_name", "yaml_value"]

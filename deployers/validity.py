@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deployers.engines import engine_adapter
-from deployers.gpu_allocator import GpuAllocator
+from tuning.runtime.gpu_allocator import GpuAllocator
 from tuning.spec import Configuration, TuningSpec
 
 

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 from deployers import deployer_for
 from flows.dispatch import TrialRuns
 from flows.tune import tune
-from tuning.history import (
+from tuning.evaluation.outcome import TrialState, run_ending
+from tuning.report.history import (
     HistoryEntry,
     UnknownTarget,
     Verdict,
@@ -20,7 +21,6 @@ from tuning.history import (
     known_targets,
     target_history,
 )
-from tuning.outcome import TrialState, run_ending
 from tuning.spec import Configuration, TuningSpec
 from tuning.store import RunKind, Store, Trial, TuningRun
 

@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger
 
-from benchmarks import RoundMetrics
 from deployers import Deployment, deployer_for
-from deployers.gpu_allocator import GpuAllocator
 from tasks import benchmark, cleanup, deploy, record_trial_outcome, record_trial_start, score_result, wait_ready
-from tuning.gpu_slots import current_gpu_class, occupy
-from tuning.locations import trial_dir
-from tuning.outcome import Phase, TrialOutcome, TrialState
-from tuning.scoring import score
-from tuning.search import Reporter
+from tuning.evaluation.metrics import RoundMetrics
+from tuning.evaluation.outcome import Phase, TrialOutcome, TrialState
+from tuning.evaluation.scoring import score
+from tuning.runtime.gpu_allocator import GpuAllocator
+from tuning.runtime.gpu_slots import current_gpu_class, occupy
+from tuning.runtime.settings import trial_dir
+from tuning.search.study import Reporter
 from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store
 

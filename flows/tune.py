@@ -19,10 +19,10 @@ from deployers import deployer_for
 from deployers.engines import check_engine_flags
 from deployers.validity import gpus_available, rejection
 from flows.dispatch import TrialRuns
-from tuning.outcome import TrialState, run_ending
-from tuning.pareto import Goal
-from tuning.report import best_card, conclude, leaderboard_rows, leaders, pareto_rows
-from tuning.search import Search, study_name
+from tuning.evaluation.outcome import TrialState, run_ending
+from tuning.evaluation.pareto import Goal
+from tuning.report.leaderboard import best_card, conclude, leaderboard_rows, leaders, pareto_rows
+from tuning.search.study import Search, study_name
 from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store, Trial
 

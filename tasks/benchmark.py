@@ -5,8 +5,9 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from benchmarks import BenchmarkResult, run_genai_bench
+from benchmarks import run_genai_bench
 from deployers import Deployment, deployer_for
+from tuning.evaluation.metrics import BenchmarkResult
 from tuning.spec import TuningSpec
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from benchmarks import RoundMetrics
-from tuning.outcome import TrialOutcome
+from tuning.evaluation.metrics import RoundMetrics
+from tuning.evaluation.outcome import TrialOutcome
 from tuning.spec import Configuration
 from tuning.store import Store
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from benchmarks import RoundMetrics
-from tuning.scoring import Score, score
+from tuning.evaluation.metrics import RoundMetrics
+from tuning.evaluation.scoring import Score, score
 from tuning.spec import TuningSpec
 
 

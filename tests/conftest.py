@@ -66,7 +66,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tuning.tiny_model import is_tiny_model, make_tiny_llama
+    from tuning.cli.tiny_model import is_tiny_model, make_tiny_llama
 
     quickstart_model = REPO / ".models" / "tiny-llama"
     if is_tiny_model(quickstart_model):

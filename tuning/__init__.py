@@ -1,6 +1,9 @@
-"""servetune's domain core: the spec, the search space, scoring, outcomes and the store."""
+"""servetune's domain core, in layers (each imports only those below it; `make test` checks this):
 
-from tuning.loading import SpecError, load_spec, spec_from_data
-from tuning.spec import TuningSpec
-
-__all__ = ["SpecError", "TuningSpec", "load_spec", "spec_from_data"]
+- ``spec``: the one schema, and loading it from a file;
+- ``search`` and ``evaluation``: which configuration to try next; what a measurement means;
+- ``runtime``: settings, process groups, proxies, GPUs and work pools of the machine servetune runs on;
+- ``store``: runs, trials and rounds in the database;
+- ``report``: what a run found, for people;
+- ``cli``: the ``servetune`` command, the only part that may import the flows and the deployers.
+"""

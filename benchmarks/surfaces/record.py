@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from benchmarks.surfaces.surface import FAILED, PRUNED, SUCCEEDED, Measurement, config_key, write_surface
-from tuning.outcome import TrialState
+from tuning.evaluation.outcome import TrialState
 from tuning.store import RunNotFound, Store, Trial, TuningRun
 
 # A spec section that decides what the surface's numbers mean: a kept spec file must agree on these.
@@ -77,7 +77,7 @@ def surface_of_run(store: Store, run: TuningRun) -> tuple[list[str], list[Measur
 
 
 def _check_kept_spec(path: Path, recorded: dict[str, Any]) -> str | None:
-    from tuning.loading import load_spec
+    from tuning.spec.loading import load_spec
 
     kept = load_spec(path).model_dump(mode="json")
     differing = [section for section in _MEANING if kept.get(section) != recorded.get(section)]

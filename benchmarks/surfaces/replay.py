@@ -1,12 +1,12 @@
 """Replay a recorded surface in place of an engine and genai-bench, so a tuning search costs milliseconds.
 
 A replayed trial follows the trial flow's rules (``flows/trial.py``): concurrency levels in ascending order, each
-yielding one round per traffic scenario; after each level the rounds so far are scored with servetune's own
-``tuning.scoring.score``, and a broken hard SLO stops the trial there. A configuration the surface recorded as
-failed fails again. A pruner is not replayed (it needs the study's storage from inside the trial); nor are
-confirmation runs.
+yielding one round per traffic scenario; after each level the rounds so far are scored with servetune's
+own ``tuning.evaluation.scoring.score``, and a broken hard SLO stops the trial there. A configuration the
+surface recorded as failed fails again. A pruner is not replayed (it needs the study's storage from inside
+the trial); nor are confirmation runs.
 
-A replayed search is servetune's own ``tuning.search.Search``, asked and told as ``flows/tune.py`` does: a
+A replayed search is servetune's own ``tuning.search.study.Search``, asked and told as ``flows/tune.py`` does: a
 configuration measured before is not run again, its earlier score is told once more (a repeat, which costs no
 engine time and no budget); a failed trial is told as failed.
 
@@ -22,9 +22,9 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from benchmarks.metrics import RoundMetrics
 from benchmarks.surfaces.surface import FAILED, Surface, config_key
-from tuning.scoring import Score, score
+from tuning.evaluation.metrics import RoundMetrics
+from tuning.evaluation.scoring import Score, score
 from tuning.spec import Configuration, StrategyName, StrategySpec, TuningSpec
 
 # Metrics noise leaves alone: counts, and the error rate (a fraction of requests, not a timing).
@@ -125,7 +125,7 @@ def replay_search(
     The caller may stop early: it is a generator. The study is kept in memory unless ``storage_url`` is given.
     """
     from deployers.engines import engine_adapter
-    from tuning.search import Search
+    from tuning.search.study import Search
 
     searched = spec.model_copy(update={"strategy": StrategySpec(name=strategy, seed=seed, max_trials=max_trials)})
     engine = engine_adapter(spec.engine)

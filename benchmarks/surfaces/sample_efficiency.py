@@ -35,8 +35,8 @@ from pydantic import ValidationError
 
 from benchmarks.surfaces.replay import SurfaceGap, SurfaceReplay, replay_search
 from benchmarks.surfaces.surface import Surface, SurfaceError, config_key, read_surface
-from tuning.loading import InvalidFile, describe_validation_error, load_spec, read_document
 from tuning.spec import SLOSpec, StrategyName, TuningSpec
+from tuning.spec.loading import InvalidFile, describe_validation_error, load_spec, read_document
 
 TOLERANCE = 0.02
 TARGET_SHARE = 0.15
@@ -109,7 +109,7 @@ def load_inputs(surface_path: Path, spec_path: Path | None, slos_arg: str | None
 
 def surface_facts(spec: TuningSpec, replay: SurfaceReplay) -> SurfaceFacts:
     from deployers.engines import engine_adapter
-    from tuning.space import SearchSpaceError, grid
+    from tuning.search.space import SearchSpaceError, grid
 
     engine = engine_adapter(spec.engine)
     true_scores: dict[str, tuple[float, bool]] = {}

@@ -17,7 +17,7 @@ Format (one header row, then one row per configuration and benchmark round; UTF-
     For ``failed``: the first line of the trial's error, prefixed with servetune's trial state when that was
     more specific than ``failed`` (``timed_out: ...``, ``rejected: ...``). Empty otherwise.
 metric columns
-    Exactly the fields of ``benchmarks.metrics.RoundMetrics``, spelled and ordered as there (``scenario``,
+    Exactly the fields of ``tuning.evaluation.metrics.RoundMetrics``, spelled and ordered as there (``scenario``,
     ``concurrency``, ``ttft_mean`` ... ``source_file``); latencies in seconds, throughputs in tokens/s.
 
 A configuration appears once: a surface is a function of the configuration, so confirmation runs and repeats of
@@ -40,7 +40,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from benchmarks.metrics import RoundMetrics
+from tuning.evaluation.metrics import RoundMetrics
 from tuning.spec import Configuration
 
 PARAM_PREFIX = "param:"

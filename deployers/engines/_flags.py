@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuning.locations import data_dir
+from tuning.runtime.settings import data_dir
 from tuning.spec import ParamValue, TuningSpec
 
 DUMP_SCRIPT = Path(__file__).with_name("_flag_dump.py")
@@ -458,7 +458,7 @@ def check_engine_flags(spec: TuningSpec, source: str = "spec") -> None:
     When the parser cannot be read (no engine environment here), log a warning and return: a Docker or OME
     spec is valid without one.
     """
-    from tuning.loading import SpecError
+    from tuning.spec.loading import SpecError
 
     problems, _, note = flag_problems(spec)
     if problems:

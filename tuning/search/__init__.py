@@ -1,0 +1,1 @@
+"""Which configuration to try next: the search space, Optuna samplers and pruners, and the study."""

@@ -1,0 +1,242 @@
+"""Which configuration to try next: an Optuna study, stored in the same database as servetune's tables.
+
+The study, not a process's memory, says what has been asked and told. Each strategy is an Optuna sampler
+made by a small factory in ``tuning.search.samplers``; adding one is adding a module there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import optuna
+from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState as OptunaTrialState
+
+from tuning.search.optuna_space import OptunaSpace
+from tuning.search.samplers import SAMPLERS
+from tuning.search.samplers.constraints import ABANDONED_ATTR, CONSTRAINTS_ATTR, hard_slo_constraints
+from tuning.search.space import configurations, grid_size
+from tuning.spec import SETTLED_AFTER_REPEATS, Configuration, StrategyName, TuningSpec
+
+__all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "study_name"]
+
+# Trial attribute of a confirmation run: the number of the trial it measures again.
+CONFIRMS_ATTR = "servetune_confirms"
+# Trial attribute of a repeat: the number of the earlier trial whose result it was told.
+REPEATS_ATTR = "servetune_repeats"
+
+
+def study_name(run_id: str) -> str:
+    return f"servetune-{run_id}"
+
+
+PRUNERS: dict[str, Callable[[TuningSpec], BasePruner]] = {
+    "none": lambda spec: NopPruner(),
+    # A level's score is compared once two trials have reached it; the first level is never judged alone.
+    "median": lambda spec: MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+    "hyperband": lambda spec: HyperbandPruner(min_resource=1, max_resource=len(spec.benchmark.concurrency)),
+}
+
+
+class Search:
+    """Asks the study for configurations and tells it how each one did."""
+
+    def __init__(self, spec: TuningSpec, name: str, storage_url: str | None) -> None:
+        """``storage_url`` None keeps the study in memory (a replay of a recorded surface)."""
+        strategy = spec.strategy
+        walk_grid = strategy.name is StrategyName.grid
+        self.budget = strategy.budget(grid_size(spec) if walk_grid else 0)
+        self.study = optuna.create_study(
+            study_name=name,
+            storage=storage_url,
+            sampler=SAMPLERS[strategy.name](strategy),
+            pruner=PRUNERS[strategy.pruner](spec),
+            directions=["maximize" if o.maximize else "minimize" for o in spec.search_objectives],
+            load_if_exists=True,
+        )
+        recorded = next((t.distributions for t in self.study.get_trials(deepcopy=False) if t.distributions), {})
+        self.space = OptunaSpace(spec.search_space, walk_grid, recorded)
+        self.distributions = self.space.distributions
+        self.walk_grid = walk_grid
+        if walk_grid and not self.study.trials:
+            for params in configurations(spec):
+                self.study.enqueue_trial(params, skip_if_exists=True)
+        self._live: dict[int, optuna.Trial] = {}
+        self._seed = strategy.seed
+        self._draws: optuna.Study | None = None
+        self.exhausted = False
+
+    def abandon(self, numbers: list[int]) -> None:
+        """Trials whose process died: FAIL to the study and not counted; a grid asks their points again."""
+        if not numbers:
+            return
+        for number in numbers:
+            self.study.tell(number, state=OptunaTrialState.FAIL, skip_if_finished=True)
+            if self.walk_grid:
+                self.study.enqueue_trial(self.study.trials[number].params)
+        known = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
+        self.study.set_user_attr(ABANDONED_ATTR, sorted(known | set(numbers)))
+
+    def _searched(self) -> list[FrozenTrial]:
+        """Trials the search asked, in order: not waiting grid points, abandoned trials or confirmation runs."""
+        abandoned = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
+        asked = [t for t in self.study.get_trials(deepcopy=False) if t.state is not OptunaTrialState.WAITING]
+        return [t for t in asked if t.number not in abandoned and CONFIRMS_ATTR not in t.user_attrs]
+
+    @property
+    def spent(self) -> int:
+        """Configurations the search ran: what counts against the budget.
+
+        A repeat costs no engine time (its earlier result is reused), so it does not count; nor does a trial
+        whose process died.
+        """
+        return sum(REPEATS_ATTR not in t.user_attrs for t in self._searched())
+
+    def ask(self) -> tuple[int, Configuration] | None:
+        """The next trial number and configuration, or None once the budget is spent.
+
+        When the sampler has settled (its last ``SETTLED_AFTER_REPEATS`` asks all repeated measured
+        configurations), the next configuration is one not measured yet, drawn at random, so the budget goes to
+        new configurations. If none is found the search ends early, with ``exhausted`` set.
+        """
+        # Enqueued grid points wait in the study as WAITING trials; only asked ones spend the budget.
+        searched = self._searched()
+        if sum(REPEATS_ATTR not in t.user_attrs for t in searched) >= self.budget:
+            return None
+        recent = searched[-SETTLED_AFTER_REPEATS:]
+        if len(recent) == SETTLED_AFTER_REPEATS and all(REPEATS_ATTR in t.user_attrs for t in recent):
+            if (untried := self._draw_untried()) is None:
+                self.exhausted = True
+                return None
+            self.study.enqueue_trial(untried)
+        while True:
+            trial = self.study.ask(self.distributions)
+            if not self.walk_grid or self._grid_point_is_mine(trial.number):
+                break
+            # Not this process's to run: told FAIL and not counted against the budget.
+            self.study.tell(trial, state=OptunaTrialState.FAIL)
+            known = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
+            self.study.set_user_attr(ABANDONED_ATTR, sorted(known | {trial.number}))
+            if "fixed_params" not in self._frozen(trial.number).system_attrs:
+                return None  # another process took the last grid point between the budget check and this ask
+        self._live[trial.number] = trial
+        return trial.number, self.space.configuration(trial.params)
+
+    def _draw_untried(self, attempts: int = 1000) -> dict | None:
+        """Study parameters of a configuration no trial has measured, drawn at random; None if ``attempts``
+        draws find none (on a finite space, most likely every configuration has been measured)."""
+        if self._draws is None:  # in memory, apart from the run's study: these draws are not trials
+            self._draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=self._seed))
+        completed = self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
+        for _ in range(attempts):
+            params = self.space.draw(self._draws)
+            if self._measured_among(completed, self.space.configuration(params)) is None:
+                return params
+        return None
+
+    def _grid_point_is_mine(self, number: int) -> bool:
+        """Whether a popped grid trial is the one to run: a grid point, and no earlier live trial holds it.
+
+        Processes that open the same new run at once may both enqueue the grid; of two copies of a point, only
+        the lower-numbered one runs, whoever pops it.
+        """
+        trials = self.study.get_trials(deepcopy=False)
+        mine = next(t for t in trials if t.number == number)
+        if "fixed_params" not in mine.system_attrs:
+            return False
+        point = mine.system_attrs["fixed_params"]
+        return not any(
+            t.number < number
+            and t.state is not OptunaTrialState.FAIL
+            and CONFIRMS_ATTR not in t.user_attrs
+            and t.system_attrs.get("fixed_params", t.params) == point
+            for t in trials
+        )
+
+    def _frozen(self, number: int) -> FrozenTrial:
+        # optuna.Trial no longer exposes system_attrs (Optuna 5); the stored trial does.
+        return next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
+
+    def measured(self, params: Configuration) -> FrozenTrial | None:
+        """An earlier completed trial with exactly these parameters, whose result can be reused."""
+        completed = self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
+        return self._measured_among(completed, params)
+
+    def _measured_among(self, trials: list[FrozenTrial], params: Configuration) -> FrozenTrial | None:
+        for trial in trials:
+            measured = self.space.configuration(trial.params)
+            if measured == params and all(type(measured[k]) is type(v) for k, v in params.items()):
+                return trial
+        return None
+
+    def tell_repeat(self, number: int, earlier: FrozenTrial) -> None:
+        """A trial whose configuration ``earlier`` measured: told the same result, and not counted as spent."""
+        self._live[number].set_user_attr(REPEATS_ATTR, earlier.number)
+        self.tell_value(number, earlier.values, hard_slo_constraints(earlier))
+
+    def ask_confirmation(self, params: Configuration, original: int) -> int:
+        """A trial that measures ``params`` again (after the search); the study keeps it with the others."""
+        self.study.enqueue_trial(self.space.params(params), user_attrs={CONFIRMS_ATTR: original}, skip_if_exists=False)
+        trial = self.study.ask(self.distributions)
+        self._live[trial.number] = trial
+        return trial.number
+
+    def tell_value(self, number: int, value: float | Sequence[float], constraints: Sequence[float]) -> None:
+        """A scored trial: one value per objective (a bare number for one objective), and its hard-SLO
+        constraints."""
+        values = [float(value)] if isinstance(value, int | float) else [float(v) for v in value]
+        objectives = len(self.study.directions)
+        if len(values) != objectives:
+            raise ValueError(f"trial {number}: the study has {objectives} objective(s) but was told {values}")
+        self._set_constraints(number, constraints)
+        self.study.tell(self._live.pop(number), values)
+
+    def tell_rejected(self, number: int, hard_slos: int) -> None:
+        """A configuration that could not run. With hard SLOs, a constrained sampler learns it as infeasible
+        (PRUNED, every constraint broken); without them there is nothing to learn it from, so it is FAIL."""
+        if not hard_slos:
+            self.tell_failed(number)
+            return
+        self._set_constraints(number, [1.0] * hard_slos)
+        self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
+
+    def _set_constraints(self, number: int, constraints: Sequence[float]) -> None:
+        """One Optuna constraint per hard SLO, named by position as Optuna's older ``constraints_func`` stored
+        them, so a study begun that way reads the same."""
+        trial = self._live[number]
+        trial.set_user_attr(CONSTRAINTS_ATTR, list(constraints))
+        for position, value in enumerate(constraints):
+            trial.set_constraint(str(position), value)
+
+    def tell_pruned(self, number: int) -> None:
+        self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
+
+    def tell_failed(self, number: int) -> None:
+        """A trial that did not produce a score is FAIL to Optuna, never a value of plus or minus infinity."""
+        self.study.tell(self._live.pop(number), state=OptunaTrialState.FAIL)
+
+
+class Reporter:
+    """A running trial's side of the study: report the score after each concurrency level, ask the pruner.
+
+    It loads the study from storage, so it works from whichever process runs the trial.
+    """
+
+    def __init__(self, spec: TuningSpec, run_id: str, number: int, storage_url: str) -> None:
+        study = optuna.load_study(
+            study_name=study_name(run_id), storage=storage_url, pruner=PRUNERS[spec.strategy.pruner](spec)
+        )
+        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+        # Optuna hands a Trial only to the process that asked for it; this one is rebuilt from its storage id.
+        self.trial = optuna.Trial(study, frozen._trial_id)
+        # Optuna prunes single-objective studies only (the spec refuses a pruner with several objectives); a
+        # multi-objective trial still stops at a broken hard SLO, which needs no report.
+        self.single_objective = len(study.directions) == 1
+
+    def report(self, value: float, step: int) -> None:
+        if self.single_objective:
+            self.trial.report(value, step)
+
+    def should_prune(self) -> bool:
+        return self.single_objective and self.trial.should_prune()

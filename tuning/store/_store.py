@@ -1,0 +1,373 @@
+"""Persistence: tuning runs, their trials, and benchmark rounds, in SQLite by default or PostgreSQL.
+
+``SERVETUNE_DATABASE_URL`` selects the database (for example ``postgresql+psycopg://user@host/servetune``);
+without it, a SQLite file in servetune's data directory is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Engine, UniqueConstraint, inspect, text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+
+from tuning.evaluation.metrics import RoundMetrics
+from tuning.evaluation.outcome import TrialOutcome, TrialState
+from tuning.runtime import process_group
+from tuning.runtime.settings import data_dir, settings
+from tuning.spec import TuningSpec
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _owner_gone(owner: str | None) -> bool:
+    """A trial row with no owner predates owners; otherwise its process must be on this host and gone."""
+    return owner is None or process_group.owner_gone(owner)
+
+
+def _timestamp() -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class RunKind(StrEnum):
+    tune = "tune"  # a search for the best configuration
+    recheck = "recheck"  # the `regression` flow measuring a tuning run's best configuration again
+
+
+class TuningRun(SQLModel, table=True):
+    __tablename__ = "tuning_run"
+
+    id: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    state: str = Field(default="running")
+    engine: str
+    model: str
+    objective: str
+    maximize: bool
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    message: str | None = None
+    best_trial: int | None = None
+    kind: str = Field(default=RunKind.tune.value, sa_column_kwargs={"server_default": RunKind.tune.value})
+    prefect_flow_run_id: str | None = None
+    started_at: datetime | None = _timestamp()
+    finished_at: datetime | None = _timestamp()
+
+
+class Trial(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("run_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="tuning_run.id", index=True)
+    number: int
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=TrialState.running.value)
+    phase: str | None = None
+    feasible: bool | None = None
+    score: float | None = None
+    objective_value: float | None = None
+    penalty: float | None = None
+    violations: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    constraints: list[float] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    error: str | None = None
+    command: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    deploy_seconds: float | None = None
+    ready_seconds: float | None = None
+    benchmark_seconds: float | None = None
+    cleanup_seconds: float | None = None
+    total_seconds: float | None = None
+    log_path: str | None = None
+    log_tail: str | None = None
+    results_dir: str | None = None
+    stopped_early: str | None = None
+    saved_seconds: float | None = None
+    confirms: int | None = Field(default=None, description="For a confirmation run: the trial it measures again")
+    objective_scores: list[float] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="Per objective of a multi-objective run (spec order), after soft penalties",
+    )
+    on_front: bool | None = Field(default=None, description="Whether the run's Pareto front holds this trial")
+    owner: str | None = Field(default=None, description="host/pid of the process that ran the trial")
+    started_at: datetime | None = _timestamp()
+    finished_at: datetime | None = _timestamp()
+    # The engine's own lifetime, inside the trial's: trials sharing GPUs (or a CPU slot) never overlap in it.
+    engine_started_at: datetime | None = _timestamp()
+    engine_stopped_at: datetime | None = _timestamp()
+
+
+class BenchmarkRound(RoundMetrics, table=True):
+    __tablename__ = "benchmark_round"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+
+
+def database_url() -> str:
+    if url := settings().database_url:
+        return url
+    path = data_dir() / "servetune.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True)
+    SQLModel.metadata.create_all(engine)
+    _add_missing_columns(engine)
+    return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Give a database made by an older servetune the columns added since: create_all only makes new tables.
+
+    A new column is nullable or has a server default, so the rows already stored stay valid.
+    """
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(dialect=engine.dialect)}"
+            if column.server_default is not None:
+                default = str(column.server_default.arg).replace("'", "''")
+                ddl += f" NOT NULL DEFAULT '{default}'"
+            try:
+                with engine.begin() as connection:
+                    connection.execute(text(ddl))
+            except DBAPIError:
+                # Another process opening the same database may have added it first.
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or database_url()
+        self.engine = _engine(self.url)
+
+    def start_run(
+        self, spec: TuningSpec, prefect_flow_run_id: str | None = None, kind: RunKind = RunKind.tune
+    ) -> TuningRun:
+        run = TuningRun(
+            id=uuid.uuid4().hex[:12],
+            name=spec.name,
+            engine=spec.engine.name.value,
+            model=spec.model.name,
+            objective=spec.objective.label,
+            maximize=spec.objective.maximize,
+            spec=spec.model_dump(mode="json"),
+            prefect_flow_run_id=prefect_flow_run_id,
+            kind=kind.value,
+            started_at=_now(),
+        )
+        with Session(self.engine) as session:
+            session.add(run)
+            session.commit()
+            session.refresh(run)
+        return run
+
+    def finish_run(self, run_id: str, state: str, message: str | None, best_trial: int | None) -> None:
+        with Session(self.engine) as session:
+            run = session.get(TuningRun, run_id)
+            if run is None:
+                raise RunNotFound(run_id)
+            run.state, run.message, run.best_trial, run.finished_at = state, message, best_trial, _now()
+            session.add(run)
+            session.commit()
+
+    def resumable_run(self, name: str) -> TuningRun | None:
+        """The latest tuning run of this name, unless it completed: re-running the name continues it."""
+        with Session(self.engine) as session:
+            query = (
+                select(TuningRun)
+                .where(TuningRun.name == name, TuningRun.kind == RunKind.tune.value)
+                .order_by(col(TuningRun.started_at).desc())
+            )
+            latest = session.exec(query).first()
+        return latest if latest is not None and latest.state != "completed" else None
+
+    def reopen_run(self, run_id: str, prefect_flow_run_id: str | None) -> TuningRun:
+        with Session(self.engine) as session:
+            run = session.get(TuningRun, run_id)
+            if run is None:
+                raise RunNotFound(run_id)
+            run.state, run.message, run.finished_at = "running", None, None
+            run.prefect_flow_run_id = prefect_flow_run_id or run.prefect_flow_run_id
+            session.add(run)
+            session.commit()
+            session.refresh(run)
+            return run
+
+    def abandon_dead_trials(self, run_id: str) -> list[int]:
+        """Trials still marked running whose process is gone: recorded as failed, their numbers returned."""
+        abandoned = []
+        with Session(self.engine) as session:
+            running = select(Trial).where(Trial.run_id == run_id, Trial.state == TrialState.running.value)
+            for trial in session.exec(running):
+                if _owner_gone(trial.owner):
+                    trial.state, trial.finished_at = TrialState.failed.value, _now()
+                    trial.error = (
+                        f"abandoned: the process running it ({trial.owner}) ended without recording an outcome"
+                    )
+                    session.add(trial)
+                    abandoned.append(trial.number)
+            session.commit()
+        return sorted(abandoned)
+
+    def start_trial(self, run_id: str, number: int, params: dict[str, Any], confirms: int | None = None) -> None:
+        with Session(self.engine) as session:
+            trial = self._trial(session, run_id, number) or Trial(
+                run_id=run_id, number=number, params=params, confirms=confirms
+            )
+            trial.state, trial.started_at, trial.owner = TrialState.running.value, _now(), process_group.owner_id()
+            session.add(trial)
+            session.commit()
+
+    def finish_trial(self, run_id: str, outcome: TrialOutcome, rounds: list[RoundMetrics]) -> None:
+        with Session(self.engine) as session:
+            trial = self._trial(session, run_id, outcome.number) or Trial(
+                run_id=run_id, number=outcome.number, params=outcome.params, started_at=_now()
+            )
+            score = outcome.score
+            # A trial the ending run already marked interrupted stays so; its own late record adds the details.
+            if trial.state != TrialState.interrupted.value:
+                trial.state = outcome.state.value
+            trial.phase = outcome.phase.value if outcome.phase else None
+            trial.error = outcome.error
+            trial.command = outcome.command
+            trial.log_path, trial.log_tail, trial.results_dir = outcome.log_path, outcome.log_tail, outcome.results_dir
+            trial.stopped_early, trial.saved_seconds = outcome.stopped_early, outcome.saved_seconds
+            trial.engine_started_at, trial.engine_stopped_at = outcome.engine_started_at, outcome.engine_stopped_at
+            trial.feasible = score.feasible if score else None
+            trial.score = score.value if score else None
+            trial.objective_value = score.objective_value if score else None
+            trial.penalty = score.penalty if score else None
+            trial.violations = [v.model_dump() for v in score.violations] if score else []
+            trial.constraints = score.constraints if score else []
+            trial.objective_scores = score.values if score and score.values else None
+            for phase in ("deploy", "ready", "benchmark", "cleanup", "total"):
+                setattr(trial, f"{phase}_seconds", outcome.timings.get(phase))
+            trial.finished_at = _now()
+            session.add(trial)
+            session.flush()
+            for old in session.exec(select(BenchmarkRound).where(BenchmarkRound.trial_id == trial.id)):
+                session.delete(old)
+            for round_ in rounds:
+                session.add(BenchmarkRound(trial_id=trial.id, **round_.model_dump()))
+            session.commit()
+
+    @staticmethod
+    def _trial(session: Session, run_id: str, number: int) -> Trial | None:
+        query = select(Trial).where(Trial.run_id == run_id, Trial.number == number)
+        return session.exec(query).first()
+
+    def mark_front(self, run_id: str, numbers: list[int]) -> None:
+        """Record which trials are on the run's Pareto front (the run's ``best_trial`` is the one picked)."""
+        with Session(self.engine) as session:
+            for trial in session.exec(select(Trial).where(Trial.run_id == run_id)):
+                trial.on_front = trial.number in numbers
+                session.add(trial)
+            session.commit()
+
+    def trial(self, run_id: str, number: int) -> Trial | None:
+        with Session(self.engine) as session:
+            return self._trial(session, run_id, number)
+
+    def record_not_run(self, run_id: str, number: int, params: dict[str, Any], state: TrialState, why: str) -> None:
+        """A configuration the search asked for but that was not run (``repeated`` or ``rejected``), and why."""
+        with Session(self.engine) as session:
+            now = _now()
+            session.add(
+                Trial(
+                    run_id=run_id,
+                    number=number,
+                    params=params,
+                    state=state.value,
+                    error=why,
+                    started_at=now,
+                    finished_at=now,
+                )
+            )
+            session.commit()
+
+    def record_lost(self, run_id: str, number: int, params: dict[str, Any], why: str) -> bool:
+        """A trial whose run ended elsewhere without an outcome recorded (missing or still running): failed, why.
+
+        Returns whether anything was recorded; a trial that recorded its own outcome is left as it is.
+        """
+        with Session(self.engine) as session:
+            trial = self._trial(session, run_id, number)
+            if trial is not None and trial.state != TrialState.running.value:
+                return False
+            trial = trial or Trial(run_id=run_id, number=number, params=params, started_at=_now())
+            trial.state, trial.error, trial.finished_at = TrialState.failed.value, why, _now()
+            session.add(trial)
+            session.commit()
+        return True
+
+    def interrupt_trials(self, run_id: str) -> list[int]:
+        """Trials of this run that this process still runs: recorded as interrupted (the run is ending)."""
+        me = process_group.owner_id()
+        with Session(self.engine) as session:
+            running = select(Trial).where(
+                Trial.run_id == run_id, Trial.state == TrialState.running.value, Trial.owner == me
+            )
+            numbers = []
+            for trial in session.exec(running):
+                trial.state, trial.finished_at = TrialState.interrupted.value, _now()
+                trial.error = trial.error or "interrupted: the tuning run was stopped while this trial ran"
+                session.add(trial)
+                numbers.append(trial.number)
+            session.commit()
+        return sorted(numbers)
+
+    def runs(self, limit: int = 20) -> list[TuningRun]:
+        with Session(self.engine) as session:
+            query = select(TuningRun).order_by(col(TuningRun.started_at).desc()).limit(limit)
+            return list(session.exec(query))
+
+    def find_run(self, ref: str) -> TuningRun:
+        """A run by id, id prefix, or name (the latest tuning run of that name; a recheck only if there is none)."""
+        with Session(self.engine) as session:
+            if run := session.get(TuningRun, ref):
+                return run
+            by_prefix = list(session.exec(select(TuningRun).where(col(TuningRun.id).startswith(ref))))
+            if len(by_prefix) == 1:
+                return by_prefix[0]
+            query = (
+                select(TuningRun)
+                .where(TuningRun.name == ref)
+                .order_by(col(TuningRun.kind) != RunKind.tune.value, col(TuningRun.started_at).desc())
+            )
+            if run := session.exec(query).first():
+                return run
+        raise RunNotFound(f"no run with id or name {ref!r} in {self.safe_url}")
+
+    def trials(self, run_id: str) -> list[Trial]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(Trial).where(Trial.run_id == run_id).order_by(col(Trial.number))))
+
+    def rounds(self, trial_id: int) -> list[BenchmarkRound]:
+        with Session(self.engine) as session:
+            query = select(BenchmarkRound).where(BenchmarkRound.trial_id == trial_id)
+            return list(session.exec(query.order_by(col(BenchmarkRound.scenario), col(BenchmarkRound.concurrency))))
+
+    @property
+    def safe_url(self) -> str:
+        """The database URL with any password masked, fit for logs and messages."""
+        return self.engine.url.render_as_string(hide_password=True)
