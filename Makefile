@@ -9,17 +9,22 @@ SGLANG_FLAGS_VENV := .venvs/sglang-flags
 MODEL := .models/tiny-llama
 BIN := $(VENV)/bin
 
-.PHONY: tune test test-fast lint setup engine sglang-flags model clean-venvs
+.PHONY: tune test test-fast check lint setup engine sglang-flags model clean-venvs
 
 tune: setup ## Run the CPU quickstart: a real vLLM tuned on this machine
 	$(BIN)/servetune tune examples/quickstart.yaml
 
-test: setup ## Run the whole test suite, real engine end-to-end tests included
-	$(BIN)/ruff check .
+test: setup check ## Run the whole test suite, real engine end-to-end tests included
 	$(BIN)/python -m pytest -q --durations=15
 
-# The flag tests start no engine but read the engines' own parsers, from their environments.
-test-fast: $(VENV)/.installed $(ENGINE_VENV)/.installed $(SGLANG_FLAGS_VENV)/.installed ## Tests that start no engine
+# Style, types and the direction of imports (see docs/architecture.md): cheap, so they run first.
+check: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Neither an engine nor an engine's environment: the flag tests that read the engines' own parsers are marked `engine`.
+test-fast: $(VENV)/.installed ## Tests that need no engine and no engine environment
 	$(BIN)/python -m pytest -q -m "not e2e and not engine"
 
 lint: $(VENV)/.installed

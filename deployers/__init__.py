@@ -1,16 +1,19 @@
-"""Where a trial's engine runs. Adding a deployer means adding a module and a line in DEPLOYERS."""
+"""Where a trial's engine runs. Adding a deployer means adding a module (its ``Deployer`` and its ``EngineHandle``)
+and naming it in ``DEPLOYERS``."""
 
 from deployers._base import (
     Deployer,
     DeployError,
     Deployment,
     EngineExited,
+    EngineHandle,
     ReadyTimeout,
     TransientDeployError,
 )
-from deployers._docker import DockerDeployer
-from deployers._local import LocalDeployer
-from deployers._ome import OmeDeployer
+from deployers._docker import DockerDeployer, DockerHandle
+from deployers._labels import EngineLabels
+from deployers._local import LocalDeployer, LocalHandle
+from deployers._ome import OmeDeployer, OmeHandle
 from tuning.spec import TuningSpec
 
 DEPLOYERS: dict[str, type[Deployer]] = {
@@ -21,6 +24,7 @@ DEPLOYERS: dict[str, type[Deployer]] = {
 
 
 def deployer_for(spec: TuningSpec) -> Deployer:
+    """The deployer the spec names. One instance serves a whole trial: deploy, wait_ready, logs, teardown."""
     return DEPLOYERS[spec.deployer.kind](spec)
 
 
@@ -30,9 +34,14 @@ __all__ = [
     "Deployer",
     "Deployment",
     "DockerDeployer",
+    "DockerHandle",
     "EngineExited",
+    "EngineHandle",
+    "EngineLabels",
     "LocalDeployer",
+    "LocalHandle",
     "OmeDeployer",
+    "OmeHandle",
     "ReadyTimeout",
     "TransientDeployError",
     "deployer_for",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import abc
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, SerializeAsAny
 
+from deployers._labels import EngineLabels
 from deployers._readiness import probe
 from deployers.engines import EngineAdapter, engine_adapter
 from tuning.spec import Configuration, TuningSpec
@@ -32,6 +33,31 @@ class ReadyTimeout(DeployError, TimeoutError):
     """The engine did not answer a completion within the ready timeout."""
 
 
+class EngineHandle(BaseModel):
+    """What a deployer needs to find its engine again. Each deployer's module subclasses it, with a ``kind`` of
+    its own as the field's default; a subclass is known by that kind as soon as it is defined."""
+
+    kind: str
+    by_kind: ClassVar[dict[str, type[EngineHandle]]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        EngineHandle.by_kind[cls.model_fields["kind"].default] = cls
+
+    @property
+    def key(self) -> str:
+        """A name for the engine unique on this machine: its entry in the registry of live engines."""
+        raise NotImplementedError
+
+
+def _typed_handle(value: object) -> object:
+    # A Deployment passed between tasks as JSON (on a pool worker) comes back with its deployer's own handle.
+    if isinstance(value, dict) and isinstance(kind := value.get("kind"), str) and kind in EngineHandle.by_kind:
+        return EngineHandle.by_kind[kind].model_validate(value)
+    return value
+
+
 class Deployment(BaseModel):
     """A running engine: how to reach it, where its log is, and the handle its deployer needs."""
 
@@ -41,7 +67,7 @@ class Deployment(BaseModel):
     endpoint: str
     command: list[str]
     log_path: str
-    handle: dict[str, Any]
+    handle: Annotated[SerializeAsAny[EngineHandle], BeforeValidator(_typed_handle)]
     gpus: int = 1
 
 
@@ -56,7 +82,7 @@ class Deployer(abc.ABC):
 
     @staticmethod
     def label(run_id: str, trial_number: int) -> str:
-        return f"servetune/{run_id}/trial-{trial_number}"
+        return EngineLabels(run_id=run_id, trial_number=trial_number).name
 
     @abc.abstractmethod
     def deploy(
@@ -98,7 +124,7 @@ class Deployer(abc.ABC):
     def wait_ready(self, deployment: Deployment, timeout: float) -> float:
         """Block until ``/health`` answers and a one-token completion succeeds; return seconds waited."""
         started = time.monotonic()
-        reason = "no answer yet"
+        reason: str | None = "no answer yet"
         while time.monotonic() - started < timeout:
             if not self.is_running(deployment):
                 raise EngineExited(

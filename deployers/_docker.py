@@ -11,8 +11,8 @@ error messages are scrubbed of them.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import docker
 import requests
@@ -30,7 +30,9 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 from docker.types import DeviceRequest, Mount
 
-from deployers._base import Deployer, DeployError, Deployment, TransientDeployError
+from deployers import _live_engines
+from deployers._base import Deployer, DeployError, Deployment, EngineHandle, TransientDeployError
+from deployers._labels import OWNER, RUN, EngineLabels
 from deployers._local import free_port
 from tuning.runtime import process_group
 from tuning.runtime.network import no_proxy_env
@@ -38,10 +40,9 @@ from tuning.spec import Configuration, DockerDeployerSpec, ModelSpec, TuningSpec
 
 log = logging.getLogger(__name__)
 
-LABEL_RUN = "servetune.run"
-LABEL_TRIAL = "servetune.trial"
+# Beside the run, trial and owner every deployer writes (deployers._labels): what a sweep reports and where
+# it saves the container's output.
 LABEL_LABEL = "servetune.label"
-LABEL_OWNER = "servetune.owner"
 LABEL_LOG = "servetune.log"
 
 LOOPBACK = "127.0.0.1"
@@ -52,16 +53,17 @@ _NO_PROXY = ("NO_PROXY", "no_proxy")
 _MIN_SECRET_LENGTH = 4
 _PORT_TAKEN = ("port is already allocated", "address already in use")
 
-# Containers this process started and has not removed yet: the last resort if the interpreter exits without
-# the flow's own cleanup having run.
-_STARTED: dict[str, tuple[DockerDeployer, Deployment]] = {}
 
+class DockerHandle(EngineHandle):
+    """The engine's container on the Docker host."""
 
-@atexit.register
-def _remove_leftovers() -> None:
-    for deployer, deployment in list(_STARTED.values()):
-        with contextlib.suppress(Exception):
-            deployer.teardown(deployment)
+    kind: Literal["docker"] = "docker"
+    container: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"docker/{self.container}"
 
 
 @dataclass
@@ -293,43 +295,45 @@ class DockerDeployer(Deployer):
         self._ensure_image()
         host_port = free_port(LOOPBACK)
         run = self._run(params, devices, host_port)
-        label = self.label(run_id, trial_number)
+        engine = EngineLabels(run_id=run_id, trial_number=trial_number)
         run.name = re.sub(r"[^a-zA-Z0-9_.-]", "-", f"servetune-{run_id}-trial-{trial_number}-{uuid.uuid4().hex[:6]}")
-        run.labels = {
-            LABEL_RUN: run_id,
-            LABEL_TRIAL: str(trial_number),
-            LABEL_LABEL: label,
-            LABEL_OWNER: process_group.owner_id(),
-            LABEL_LOG: str(log_path),
-        }
+        run.labels = engine.as_dict() | {LABEL_LABEL: engine.name, LABEL_LOG: str(log_path)}
         with self._docker_errors(f"create the engine container from {self.settings.image}"):
             container = self.client.containers.create(**self._create_args(run))
+        handle = DockerHandle(container=container.id, name=run.name)
         deployment = Deployment(
             run_id=run_id,
             trial_number=trial_number,
-            label=label,
+            label=engine.name,
             endpoint=f"http://{LOOPBACK}:{host_port}",
             command=self._docker_run_argv(run),
             log_path=str(log_path),
-            handle={"container": container.id, "name": run.name},
+            handle=handle,
             gpus=run.gpus,
         )
-        _STARTED[container.id] = (self, deployment)
+        _live_engines.register(handle.key, functools.partial(self.teardown, deployment))
         try:
             with self._docker_errors(f"start the engine container {run.name}"):
                 container.start()
         except BaseException:
             with contextlib.suppress(Exception):
                 self._remove(container, None)
-            _STARTED.pop(container.id, None)
+            _live_engines.unregister(handle.key)
             raise
-        log.info("started container %s for %s", run.name, label)
+        log.info("started container %s for %s", run.name, engine.name)
         return deployment
 
+    @staticmethod
+    def _handle(deployment: Deployment) -> DockerHandle:
+        if not isinstance(deployment.handle, DockerHandle):
+            raise DeployError(f"{deployment.label} was not deployed by the docker deployer")
+        return deployment.handle
+
     def _container(self, deployment: Deployment) -> Container | None:
-        with self._docker_errors(f"look up container {deployment.handle['name']}"):
+        handle = self._handle(deployment)
+        with self._docker_errors(f"look up container {handle.name}"):
             try:
-                return self.client.containers.get(deployment.handle["container"])
+                return self.client.containers.get(handle.container)
             except NotFound:
                 return None
 
@@ -343,7 +347,7 @@ class DockerDeployer(Deployer):
 
     def logs(self, deployment: Deployment, tail: int = 60) -> str:
         try:
-            container = self.client.containers.get(deployment.handle["container"])
+            container = self.client.containers.get(self._handle(deployment).container)
             return "\n".join(self._output(container, tail).splitlines()[-tail:])
         except (DeployError, DockerException, requests.exceptions.RequestException):
             # Removed (or the daemon is gone): the output saved at teardown.
@@ -379,30 +383,32 @@ class DockerDeployer(Deployer):
         return running
 
     def teardown(self, deployment: Deployment) -> bool:
+        handle = self._handle(deployment)
         container = self._container(deployment)
         if container is None:
-            _STARTED.pop(deployment.handle["container"], None)
+            _live_engines.unregister(handle.key)
             return False
-        with self._docker_errors(f"remove container {deployment.handle['name']}"):
+        with self._docker_errors(f"remove container {handle.name}"):
             running = self._remove(container, Path(deployment.log_path))
-        _STARTED.pop(deployment.handle["container"], None)
-        log.info("removed container %s of %s", deployment.handle["name"], deployment.label)
+        _live_engines.unregister(handle.key)
+        log.info("removed container %s of %s", handle.name, deployment.label)
         return running
 
     def sweep(self, run_id: str | None = None, include_live_owners: bool = False) -> list[str]:
-        wanted = f"{LABEL_RUN}={run_id}" if run_id else LABEL_OWNER
+        wanted = f"{RUN}={run_id}" if run_id else OWNER
         with self._docker_errors("list servetune's containers"):
             containers = self.client.containers.list(all=True, filters={"label": [wanted]}, ignore_removed=True)
         removed = []
         for container in containers:
             labels = container.labels
-            if not include_live_owners and not process_group.owner_gone(labels.get(LABEL_OWNER, "")):
-                continue
+            engine = EngineLabels.from_dict(labels)
+            if not include_live_owners and (engine is None or not engine.orphaned()):
+                continue  # its owner may still be running (or is unknown)
             log_label = labels.get(LABEL_LOG)
             log_path = Path(log_label) if log_label and Path(log_label).parent.is_dir() else None
             with self._docker_errors(f"remove container {container.name}"):
                 self._remove(container, log_path)
-            _STARTED.pop(container.id, None)
+            _live_engines.unregister(DockerHandle(container=container.id, name=container.name).key)
             removed.append(labels.get(LABEL_LABEL) or container.name)
-            log.info("swept container %s (%s)", container.name, labels.get(LABEL_OWNER))
+            log.info("swept container %s (%s)", container.name, labels.get(OWNER))
         return removed

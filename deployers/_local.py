@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import atexit
 import errno
+import functools
 import os
 import socket
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from deployers._base import Deployer, DeployError, Deployment, TransientDeployError
+from deployers import _live_engines
+from deployers._base import Deployer, DeployError, Deployment, EngineHandle, TransientDeployError
+from deployers._labels import EngineLabels
 from tuning.runtime import process_group
 from tuning.runtime.network import no_proxy_env
 from tuning.spec import Configuration, LocalDeployerSpec
@@ -19,15 +21,15 @@ _INHERITED = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TZ", "HF_HOME
 _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy")
 
 
-# Groups this process started and has not stopped yet: the last resort if the interpreter exits without
-# the flow's own cleanup having run (a second Ctrl-C during cleanup, an error inside Prefect).
-_STARTED: dict[int, tuple[str, float]] = {}
+class LocalHandle(EngineHandle):
+    """The engine's process group on this machine."""
 
+    kind: Literal["local"] = "local"
+    pgid: int
 
-@atexit.register
-def _stop_leftovers() -> None:
-    for pgid, (label, grace) in list(_STARTED.items()):
-        process_group.stop(pgid, label, grace)
+    @property
+    def key(self) -> str:
+        return f"local/{self.pgid}"
 
 
 def free_port(host: str) -> int:
@@ -80,8 +82,8 @@ class LocalDeployer(Deployer):
         host = self.settings.host
         port = free_port(host)
         argv = self.engine.command(self.spec.model, params, host, port)
-        # The owner's PID in the label lets a later run tell an orphan from a sibling run's live engine.
-        label = f"{self.label(run_id, trial_number)}/{os.getpid()}"
+        # The owner in the label lets a later run tell an orphan from a sibling run's live engine.
+        label = EngineLabels(run_id=run_id, trial_number=trial_number).process_label()
         log_path = workdir / "engine.log"
         try:
             env = self.engine_env()
@@ -93,7 +95,8 @@ class LocalDeployer(Deployer):
             if exc.errno in (errno.EAGAIN, errno.ENOMEM):
                 raise TransientDeployError(f"could not start the engine: {exc}") from exc
             raise DeployError(f"could not start the engine ({argv[0]}): {exc}") from exc
-        _STARTED[pid] = (label, self.settings.stop_grace)
+        handle = LocalHandle(pgid=pid)
+        _live_engines.register(handle.key, functools.partial(process_group.stop, pid, label, self.settings.stop_grace))
         return Deployment(
             run_id=run_id,
             trial_number=trial_number,
@@ -101,28 +104,37 @@ class LocalDeployer(Deployer):
             endpoint=f"http://{host}:{port}",
             command=argv,
             log_path=str(log_path),
-            handle={"pgid": pid},
+            handle=handle,
             gpus=self.engine.gpu_count(params),
         )
 
+    @staticmethod
+    def _handle(deployment: Deployment) -> LocalHandle:
+        if not isinstance(deployment.handle, LocalHandle):
+            raise DeployError(f"{deployment.label} was not deployed by the local deployer")
+        return deployment.handle
+
     def is_running(self, deployment: Deployment) -> bool:
-        return process_group.is_running(deployment.handle["pgid"])
+        return process_group.is_running(self._handle(deployment).pgid)
 
     def logs(self, deployment: Deployment, tail: int = 60) -> str:
         return process_group.tail(Path(deployment.log_path), tail)
 
     def teardown(self, deployment: Deployment) -> bool:
-        stopped = process_group.stop(deployment.handle["pgid"], deployment.label, self.settings.stop_grace)
-        _STARTED.pop(deployment.handle["pgid"], None)
+        handle = self._handle(deployment)
+        stopped = process_group.stop(handle.pgid, deployment.label, self.settings.stop_grace)
+        _live_engines.unregister(handle.key)
         return stopped
 
     def sweep(self, run_id: str | None = None, include_live_owners: bool = False) -> list[str]:
         prefix = f"servetune/{run_id}/" if run_id else "servetune/"
         removed = []
         for pgid, label in process_group.labelled(prefix).items():
-            # Engine labels end in the owner's PID; genai-bench's add "/genai-bench" after it.
-            owner = label.removesuffix("/genai-bench").rsplit("/", 1)[-1]
-            orphan = include_live_owners or process_group.pid_gone(owner)
+            # Engines and the benchmarks run against them (".../genai-bench") carry their owner in the label; a
+            # label without one names no live owner.
+            labels = EngineLabels.from_process_label(label)
+            orphan = include_live_owners or labels is None or labels.orphaned()
             if orphan and process_group.stop(pgid, label, self.settings.stop_grace):
+                _live_engines.unregister(LocalHandle(pgid=pgid).key)
                 removed.append(label)
         return removed

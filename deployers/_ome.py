@@ -12,38 +12,49 @@ cluster, else a local port that servetune relays to the engine pod through the A
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
 import shlex
-import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, cast
 
 import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from deployers import _live_engines
 from deployers._base import (
     Deployer,
     DeployError,
     Deployment,
     EngineExited,
+    EngineHandle,
     ReadyTimeout,
     TransientDeployError,
 )
+from deployers._labels import OWNER, RUN, EngineLabels
 from deployers._ome_manifest import MAX_NAME, kube_escape, label_value, render, resource_name, yaml_value
 from deployers._port_forward import PortForwardRelay, Upstream
 from tuning.runtime import process_group
 from tuning.spec import Configuration, OmeDeployerSpec, TuningSpec
 
-__all__ = ["MAX_NAME", "OmeDeployer", "PortForwardRelay", "label_value", "render", "resource_name", "yaml_value"]
+__all__ = [
+    "MAX_NAME",
+    "OmeDeployer",
+    "OmeHandle",
+    "PortForwardRelay",
+    "label_value",
+    "render",
+    "resource_name",
+    "yaml_value",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +65,10 @@ MODEL_PATH_REF = "$(MODEL_PATH)"
 LISTEN_HOST = "0.0.0.0"
 #: The label OME puts on every pod of an InferenceService.
 POD_LABEL = "ome.io/inferenceservice"
-LABEL_RUN, LABEL_TRIAL, LABEL_NAME = "servetune.run", "servetune.trial", "servetune.name"
-LABEL_HOST, LABEL_PID = "servetune.owner-host", "servetune.owner-pid"
+#: Beside the run, trial and owner every deployer writes (deployers._labels): the run's name, for people.
+LABEL_NAME = "servetune.name"
+# How the previous release labelled the owner; still read, so a sweep removes what it left behind.
+_LEGACY_HOST, _LEGACY_PID = "servetune.owner-host", "servetune.owner-pid"
 
 _REQUEST_TIMEOUT = (10.0, 60.0)  # connect, read: no API call may hang a phase past its own timeout
 _TRANSIENT_STATUS = frozenset({0, 408, 429, 500, 502, 503, 504})
@@ -73,22 +86,21 @@ _FAILED_WAITING = frozenset(
     }
 )
 
-# InferenceServices this process created and has not deleted: deleted at exit if the flow's cleanup did not.
-_CREATED: dict[tuple[str, str], k8s.ApiClient] = {}
-# Open port-forward relays, by (namespace, name): deploy opens one, teardown (in another task) closes it.
-_RELAYS: dict[tuple[str, str], PortForwardRelay] = {}
 
+class OmeHandle(EngineHandle):
+    """The trial's InferenceService."""
 
-@atexit.register
-def _delete_leftovers() -> None:
-    for (namespace, name), api_client in list(_CREATED.items()):
-        # The interpreter is exiting: a failure here can only be ignored (the next run's sweep retries).
-        with contextlib.suppress(Exception):
-            k8s.CustomObjectsApi(api_client).delete_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, _request_timeout=5
-            )
-    for relay in list(_RELAYS.values()):
-        relay.close()
+    kind: Literal["ome"] = "ome"
+    namespace: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"ome/{self.namespace}/{self.name}"
+
+    @property
+    def relay_key(self) -> str:
+        return f"ome-relay/{self.namespace}/{self.name}"
 
 
 # --- the deployer -------------------------------------------------------------------------------------------
@@ -103,6 +115,14 @@ class _Observation:
     running_pod: k8s.V1Pod | None = None
     failure: str | None = None
     waiting: str = ""
+
+
+def _meta(obj: k8s.V1Pod) -> k8s.V1ObjectMeta:
+    return obj.metadata or k8s.V1ObjectMeta()
+
+
+def _pod_name(pod: k8s.V1Pod) -> str:
+    return _meta(pod).name or "?"
 
 
 def _api_failure(what: str, exc: Exception) -> DeployError:
@@ -137,11 +157,15 @@ def _load_api_client(settings: OmeDeployerSpec, in_cluster: bool) -> k8s.ApiClie
     return k8s.ApiClient(configuration)
 
 
-def _owner_alive(labels: dict[str, str]) -> bool:
-    """Whether the servetune process that created a resource may still be running; True when unknown."""
-    if labels.get(LABEL_HOST) != label_value(socket.gethostname()):
-        return True  # another machine's process cannot be checked from here
-    return not process_group.pid_gone(labels.get(LABEL_PID, ""))
+def _orphaned(metadata: Mapping[str, Any]) -> bool:
+    """Whether the servetune process that created a resource has ended; False when unknown or elsewhere."""
+    labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
+    # The exact owner is an annotation: its label is escaped to what Kubernetes accepts.
+    owner = annotations.get(OWNER)
+    if owner is None and _LEGACY_HOST in labels and _LEGACY_PID in labels:
+        owner = f"{labels[_LEGACY_HOST]}/{labels[_LEGACY_PID]}"
+    engine = EngineLabels.from_dict(labels, owner=owner) if owner is not None else None
+    return engine is not None and engine.orphaned()
 
 
 class OmeDeployer(Deployer):
@@ -151,6 +175,8 @@ class OmeDeployer(Deployer):
         """``api_client`` is for tests and embedders; by default it is built from the spec on first use."""
         super().__init__(spec)
         self._api_client = api_client
+        # Port-forward relays this deployer opened, by (namespace, name): deploy opens one, teardown closes it.
+        self._relays: dict[tuple[str, str], PortForwardRelay] = {}
 
     @property
     def settings(self) -> OmeDeployerSpec:
@@ -204,12 +230,9 @@ class OmeDeployer(Deployer):
         return self.container_command() + self.engine_args(params)
 
     def labels(self, run_id: str, trial_number: int) -> dict[str, str]:
-        return {
-            LABEL_NAME: label_value(self.spec.name),
-            LABEL_RUN: label_value(run_id),
-            LABEL_TRIAL: str(trial_number),
-            LABEL_HOST: label_value(socket.gethostname()),
-            LABEL_PID: str(os.getpid()),
+        engine = EngineLabels(run_id=run_id, trial_number=trial_number)
+        return {LABEL_NAME: label_value(self.spec.name)} | {
+            key: label_value(value) for key, value in engine.as_dict().items()
         }
 
     def manifest(self, run_id: str, trial_number: int, params: Configuration) -> dict[str, Any]:
@@ -224,6 +247,7 @@ class OmeDeployer(Deployer):
             namespace=settings.namespace,
             labels=self.labels(run_id, trial_number),
             annotations={
+                OWNER: EngineLabels(run_id=run_id, trial_number=trial_number).owner,
                 "servetune.params": json.dumps(params, sort_keys=True),
                 "servetune.command": shlex.join(self.container_command() + args),
             },
@@ -278,12 +302,14 @@ class OmeDeployer(Deployer):
             raise _api_failure(f"creating InferenceService {namespace}/{name}", exc) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _api_failure(f"creating InferenceService {namespace}/{name}", exc) from exc
-        _CREATED[(namespace, name)] = self.api_client
+        handle = OmeHandle(namespace=namespace, name=name)
+        _live_engines.register(handle.key, functools.partial(self._delete_at_exit, namespace, name))
         if self.in_cluster:
             endpoint = f"http://{name}.{namespace}.svc:{self.settings.service_port}"
         else:
             relay = PortForwardRelay(lambda: self._forward_to_pod(namespace, name))
-            _RELAYS[(namespace, name)] = relay
+            self._relays[(namespace, name)] = relay
+            _live_engines.register(handle.relay_key, relay.close)
             endpoint = relay.url
         log.info("created InferenceService %s/%s; engine endpoint %s", namespace, name, endpoint)
         return Deployment(
@@ -293,7 +319,7 @@ class OmeDeployer(Deployer):
             endpoint=endpoint,
             command=self.preview_command(params),
             log_path=str(workdir / "engine.log"),
-            handle={"namespace": namespace, "name": name},
+            handle=handle,
             gpus=self.engine.gpu_count(params),
         )
 
@@ -306,7 +332,7 @@ class OmeDeployer(Deployer):
             raise ConnectionError(f"no running pod for {namespace}/{name} yet")
         port = self.settings.port
         forward = portforward(
-            self._core.connect_get_namespaced_pod_portforward, pod.metadata.name, namespace, ports=str(port)
+            self._core.connect_get_namespaced_pod_portforward, _pod_name(pod), namespace, ports=str(port)
         )
         stream = forward.socket(port)
         stream.setblocking(True)
@@ -324,11 +350,11 @@ class OmeDeployer(Deployer):
     def _engine_status(self, pod: k8s.V1Pod) -> k8s.V1ContainerStatus | None:
         statuses = (pod.status.container_statuses or []) if pod.status else []
         named = [s for s in statuses if s.name == self.settings.container_name]
-        return (named or statuses or [None])[0]
+        return (named or statuses)[0] if named or statuses else None
 
     def _pod_failure(self, pod: k8s.V1Pod) -> str | None:
         """Why this pod's engine will not come up by waiting, or None."""
-        pod_name, status = pod.metadata.name, pod.status
+        pod_name, status = _pod_name(pod), pod.status
         if status is None:
             return None
         if status.phase == "Failed":
@@ -354,8 +380,11 @@ class OmeDeployer(Deployer):
 
     def _observe(self, namespace: str, name: str) -> _Observation:
         try:
-            service = self._custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, _request_timeout=_REQUEST_TIMEOUT
+            service = cast(
+                dict[str, Any],
+                self._custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name, _request_timeout=_REQUEST_TIMEOUT
+                ),
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -372,7 +401,7 @@ class OmeDeployer(Deployer):
             failure = model_status.get("lastFailureInfo") or {}
             seen.failure = f"OME reports the model failed to load: {failure.get('message') or failure or '?'}"
             return seen
-        pods = [p for p in self._pods(namespace, name) if not p.metadata.deletion_timestamp]
+        pods = [p for p in self._pods(namespace, name) if not _meta(p).deletion_timestamp]
         for pod in pods:
             if failure := self._pod_failure(pod):
                 seen.failure = failure
@@ -385,13 +414,13 @@ class OmeDeployer(Deployer):
         elif not pods:
             seen.waiting = "InferenceService Ready but it has no engine pod"
         elif seen.running_pod is None:
-            seen.waiting = f"engine pod {pods[0].metadata.name} is {pods[0].status.phase if pods[0].status else '?'}"
+            seen.waiting = f"engine pod {_pod_name(pods[0])} is {pods[0].status.phase if pods[0].status else '?'}"
         return seen
 
     def wait_ready(self, deployment: Deployment, timeout: float) -> float:
         """Wait for the Ready condition and a running pod, then for the shared probe (``/health`` and a
         one-token completion), all within ``timeout``."""
-        namespace, name = deployment.handle["namespace"], deployment.handle["name"]
+        namespace, name = self._where(deployment)
         started = time.monotonic()
         deadline = started + timeout
         while True:
@@ -419,8 +448,15 @@ class OmeDeployer(Deployer):
             ) from exc
         return time.monotonic() - started
 
+    @staticmethod
+    def _where(deployment: Deployment) -> tuple[str, str]:
+        """The namespace and name of the deployment's InferenceService."""
+        if not isinstance(deployment.handle, OmeHandle):
+            raise DeployError(f"{deployment.label} was not deployed by the ome deployer")
+        return deployment.handle.namespace, deployment.handle.name
+
     def is_running(self, deployment: Deployment) -> bool:
-        seen = self._observe(deployment.handle["namespace"], deployment.handle["name"])
+        seen = self._observe(*self._where(deployment))
         return seen.exists and seen.failure is None
 
     # -- logs --
@@ -429,8 +465,8 @@ class OmeDeployer(Deployer):
         engine = self._engine_status(pod)
         try:
             return self._core.read_namespaced_pod_log(
-                pod.metadata.name,
-                pod.metadata.namespace or self.settings.namespace,
+                _pod_name(pod),
+                _meta(pod).namespace or self.settings.namespace,
                 container=engine.name if engine else self.settings.container_name,
                 tail_lines=tail,
                 previous=previous,
@@ -439,9 +475,9 @@ class OmeDeployer(Deployer):
         except ApiException as exc:
             if exc.status in (400, 404):  # the container has not started (or has no previous run)
                 return ""
-            raise _api_failure(f"reading the log of pod {pod.metadata.name}", exc) from exc
+            raise _api_failure(f"reading the log of pod {_pod_name(pod)}", exc) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _api_failure(f"reading the log of pod {pod.metadata.name}", exc) from exc
+            raise _api_failure(f"reading the log of pod {_pod_name(pod)}", exc) from exc
 
     def _log_pod(self, namespace: str, name: str) -> k8s.V1Pod | None:
         """The pod whose log tells the story: a failed one first, else a running one, else the newest."""
@@ -450,7 +486,7 @@ class OmeDeployer(Deployer):
             return None
         failed = [p for p in pods if self._pod_failure(p)]
         running = [p for p in pods if p.status and p.status.phase == "Running"]
-        return (failed or running or sorted(pods, key=lambda p: str(p.metadata.creation_timestamp or "")))[-1]
+        return (failed or running or sorted(pods, key=lambda p: str(_meta(p).creation_timestamp or "")))[-1]
 
     def _pod_log(self, pod: k8s.V1Pod, tail: int) -> str:
         """The engine's log; after a crash, the crashed container's, then the current one's."""
@@ -467,7 +503,7 @@ class OmeDeployer(Deployer):
     def logs(self, deployment: Deployment, tail: int = 60) -> str:
         """The engine pod's log through the API while it exists, else the copy saved at teardown."""
         try:
-            pod = self._log_pod(deployment.handle["namespace"], deployment.handle["name"])
+            pod = self._log_pod(*self._where(deployment))
             text = self._pod_log(pod, tail) if pod is not None else ""
         except DeployError as exc:
             log.debug("engine log unavailable from the API: %s", exc)
@@ -477,10 +513,10 @@ class OmeDeployer(Deployer):
     def _save_log(self, deployment: Deployment) -> None:
         """Keep the engine's log in the trial's folder, so it outlives the pod."""
         try:
-            pod = self._log_pod(deployment.handle["namespace"], deployment.handle["name"])
+            pod = self._log_pod(*self._where(deployment))
             text = self._pod_log(pod, _SAVED_LOG_LINES) if pod is not None else ""
         except DeployError as exc:
-            log.warning("could not save the engine log of %s: %s", deployment.handle["name"], exc)
+            log.warning("could not save the engine log of %s: %s", deployment.label, exc)
             return
         if text.strip():
             Path(deployment.log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -490,9 +526,9 @@ class OmeDeployer(Deployer):
 
     def _delete(self, namespace: str, name: str) -> bool:
         """Delete one InferenceService; True if it existed."""
-        relay = _RELAYS.pop((namespace, name), None)
-        if relay is not None:
-            relay.close()
+        handle = OmeHandle(namespace=namespace, name=name)
+        self._relays.pop((namespace, name), None)
+        _live_engines.stop(handle.relay_key)  # whichever deployer in this process opened it
         try:
             self._custom.delete_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, name, _request_timeout=_REQUEST_TIMEOUT
@@ -505,8 +541,12 @@ class OmeDeployer(Deployer):
             raise _api_failure(f"deleting InferenceService {namespace}/{name}", exc) from exc
         else:
             existed = True
-        _CREATED.pop((namespace, name), None)
+        _live_engines.unregister(handle.key)
         return existed
+
+    def _delete_at_exit(self, namespace: str, name: str) -> None:
+        # The interpreter is exiting: wait briefly (the next run's sweep retries what this misses).
+        self._custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, _request_timeout=5)
 
     def _wait_pods_gone(self, namespace: str, name: str) -> bool:
         deadline = time.monotonic() + self.settings.delete_timeout
@@ -518,7 +558,7 @@ class OmeDeployer(Deployer):
                     namespace,
                     name,
                     self.settings.delete_timeout,
-                    [p.metadata.name for p in pods],
+                    [_pod_name(p) for p in pods],
                 )
                 return False
             time.sleep(min(self.settings.poll_interval, remaining))
@@ -527,7 +567,7 @@ class OmeDeployer(Deployer):
     def teardown(self, deployment: Deployment) -> bool:
         """Save the engine log, delete the InferenceService and wait (up to ``delete_timeout``) for its pods to
         go. Never raises: a failure is logged, and the run's final sweep deletes what is left."""
-        namespace, name = deployment.handle["namespace"], deployment.handle["name"]
+        namespace, name = self._where(deployment)
         self._save_log(deployment)
         try:
             existed = self._delete(namespace, name)
@@ -542,7 +582,7 @@ class OmeDeployer(Deployer):
         ``include_live_owners``, all of them. A process on another machine cannot be checked: its services
         count as live. Returns ``namespace/name`` of each one deleted."""
         namespace = self.settings.namespace
-        selector = f"{LABEL_RUN}={label_value(run_id)}" if run_id else LABEL_RUN
+        selector = f"{RUN}={label_value(run_id)}" if run_id else RUN
         found = self._call(
             f"listing InferenceServices in {namespace}",
             self._custom.list_namespaced_custom_object,
@@ -555,7 +595,7 @@ class OmeDeployer(Deployer):
         removed = []
         for item in found.get("items") or []:
             metadata = item.get("metadata") or {}
-            if not include_live_owners and _owner_alive(metadata.get("labels") or {}):
+            if not include_live_owners and not _orphaned(metadata):
                 continue
             if self._delete(namespace, metadata["name"]):
                 removed.append(f"{namespace}/{metadata['name']}")

@@ -10,23 +10,28 @@ from __future__ import annotations
 import contextvars
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import cast
 from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelling
 
 from flows.trial import trial
+from tuning.errors import ExitCode, ServetuneError
 from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store
 
 _POLL_SECONDS = 2.0
 
 
-class PoolNotReady(RuntimeError):
+class PoolNotReady(ServetuneError, RuntimeError):
     """The spec names a pool whose ``trial`` deployment does not exist on the Prefect server."""
+
+    exit_code = ExitCode.bad_input
 
 
 def trial_deployment(pool: str) -> str:
@@ -117,7 +122,8 @@ class TrialRuns:
             "params": params,
             "confirms": confirms,
         }
-        flow_run = run_deployment(trial_deployment(self.pool or ""), parameters=parameters, timeout=0)
+        # Called from a thread (sync), Prefect's dispatcher returns the flow run, not a coroutine.
+        flow_run = cast(FlowRun, run_deployment(trial_deployment(self.pool or ""), parameters=parameters, timeout=0))
         self._flow_runs[number] = flow_run.id
         get_run_logger().info("trial %d: flow run %s on pool %s", number, flow_run.name, self.pool)
         with get_client(sync_client=True) as client:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from deployers import deployer_for
-from flows.dispatch import TrialRuns
+from flows._run_lifecycle import RunLifecycle
 from flows.tune import tune
-from tuning.evaluation.outcome import TrialState, run_ending
+from tuning.errors import NotFound
+from tuning.evaluation.outcome import RunState, TrialState
 from tuning.report.history import (
     HistoryEntry,
     UnknownTarget,
@@ -27,7 +27,7 @@ from tuning.store import RunKind, Store, Trial, TuningRun
 _HISTORY_SHOWN = 10
 
 
-class NothingToRecheck(LookupError):
+class NothingToRecheck(NotFound):
     """The target has no completed tuning run with a best configuration."""
 
 
@@ -64,11 +64,12 @@ def _tune_runs(store: Store, target: str) -> list[TuningRun]:
 
 def _latest_best(store: Store, target: str) -> tuple[TuningRun, Trial]:
     """The newest completed tuning run of the target, and its best trial: the configuration measured again."""
-    completed = [r for r in _tune_runs(store, target) if r.state == "completed"]
+    completed = [r for r in _tune_runs(store, target) if r.state == RunState.completed]
     if not completed or completed[-1].best_trial is None:
         why = "no tuning run of it completed" if not completed else f"its latest run {completed[-1].id} found none"
         raise NothingToRecheck(f"{target!r} has no best configuration to recheck: {why}")
     run = completed[-1]
+    assert run.best_trial is not None  # checked above
     best = store.trial(run.id, run.best_trial)
     if best is None:
         raise NothingToRecheck(f"run {run.id} names trial {run.best_trial} as its best, but it is not stored")
@@ -84,10 +85,10 @@ def _markdown_table(rows: list[dict[str, str]]) -> list[str]:
     ]
 
 
-def _run_state(entry: HistoryEntry, regressed: bool) -> str:
+def _run_state(entry: HistoryEntry, regressed: bool) -> RunState:
     if not regressed:
-        return "completed"
-    return "failed" if entry.score is None else "regressed"  # failed: the trial produced no measurement
+        return RunState.completed
+    return RunState.failed if entry.score is None else RunState.regressed  # failed: no measurement
 
 
 def _comparison(target: str, entry: HistoryEntry, verdict: Verdict, history: list[HistoryEntry]) -> str:
@@ -134,32 +135,19 @@ def regression(target: str, retune: bool = False) -> RegressionSummary:
         tune(latest_spec, fresh=True)
     tuned, best = _latest_best(store, target)
     spec = TuningSpec.model_validate(tuned.spec)
-    deployer = deployer_for(spec)
-    if swept := deployer.sweep():
-        logger.warning("removed engines left by crashed runs: %s", swept)
-    recheck = store.start_run(spec, prefect_flow_run_id=str(flow_run.get_id() or "") or None, kind=RunKind.recheck)
-    logger.info("recheck run %s: trial %d of run %s again: %s", recheck.id, best.number, tuned.id, best.params)
-    state, message, feasible = "failed", "", False
-    runs = TrialRuns(spec, recheck.id, store)  # on the pool the target's spec names, as its tuning trials ran
-    try:
-        runs.check()
+    # Trials run on the pool the target's spec names, as its tuning trials ran.
+    with RunLifecycle(spec, store, deployer_for(spec), kind=RunKind.recheck) as recheck:
+        logger.info("recheck run %s: trial %d of run %s again: %s", recheck.id, best.number, tuned.id, best.params)
         # `confirms` names the trial measured again; it also keeps the trial away from a study this run has not.
-        runs.start(0, best.params, confirms=best.number)
-        runs.wait_finished()
+        recheck.trials.start(0, best.params, confirms=best.number)
+        recheck.trials.wait_finished()
         recorded = store.trial(recheck.id, 0)
         if recorded is None or recorded.state == TrialState.interrupted:
             raise KeyboardInterrupt("the recheck trial was interrupted")
         entry = next(e for e in target_history(store, target) if e.run_id == recheck.id)
         verdict = judge(target, entry)
-        state, message, feasible = _run_state(entry, verdict.regressed), verdict.message, bool(entry.feasible)
-    except BaseException as exc:
-        state, message = run_ending(exc, message)
-        raise
-    finally:
-        # Nothing may outlive the recheck, whatever ended it.
-        runs.close(interrupted=state == "interrupted")
-        deployer.sweep(recheck.id)
-        store.finish_run(recheck.id, state, message, 0 if feasible else None)
+        recheck.conclude(_run_state(entry, verdict.regressed), verdict.message, 0 if entry.feasible else None)
+    message = verdict.message
     history = target_history(store, target)
     entry = next(e for e in history if e.run_id == recheck.id)
     create_markdown_artifact(
@@ -167,7 +155,6 @@ def regression(target: str, retune: bool = False) -> RegressionSummary:
     )
     if verdict.regressed:
         raise RegressionDetected(message)
-    logger.info(message)
     return RegressionSummary(
         target=target,
         tuned_run_id=tuned.id,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import suppress
+from typing import cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger
@@ -12,22 +14,23 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.runtime import flow_run
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from deployers import deployer_for
 from deployers.engines import check_engine_flags
 from deployers.validity import gpus_available, rejection
-from flows.dispatch import TrialRuns
-from tuning.evaluation.outcome import TrialState, run_ending
+from flows._run_lifecycle import RunLifecycle
+from tuning.errors import ServetuneError, UserInputError
+from tuning.evaluation.outcome import RunState, TrialState
 from tuning.evaluation.pareto import Goal
-from tuning.report.leaderboard import best_card, conclude, leaderboard_rows, leaders, pareto_rows
+from tuning.evaluation.ranking import conclude, leaders
+from tuning.report.leaderboard import best_card, leaderboard_rows, pareto_rows
 from tuning.search.study import Search, study_name
 from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store, Trial
 
 
-class NoTrialSucceeded(RuntimeError):
+class NoTrialSucceeded(ServetuneError, RuntimeError):
     """Every trial failed; the message lists why each one did."""
 
 
@@ -62,13 +65,18 @@ def _tell(search: Search, recorded: Trial | None, number: int) -> None:
         raise KeyboardInterrupt(f"trial {number} was interrupted")
 
 
-def _search(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: TrialRuns, progress: UUID) -> None:
+def _search(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
     """Keep ``parallelism`` trials in flight until the budget is spent; tell the study each result as it ends.
 
     A configuration already measured reuses that result; one that cannot run is rejected without an engine; one
     the study asks again while its twin is still running waits for the twin's result.
     """
     logger = get_run_logger()
+    run_id, store, runs = run.id, run.store, run.trials
+    # Called from a flow (sync), Prefect's dispatcher returns the id, not a coroutine.
+    progress = cast(
+        UUID, create_progress_artifact(0.0, key=f"{spec.name}-progress", description=f"Trials done in run {run_id}")
+    )
     available = gpus_available(spec)
     hard_slos = sum(slo.hard for slo in spec.slos)
     in_flight: dict[int, Configuration] = {}
@@ -77,8 +85,8 @@ def _search(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: T
     def place(number: int, params: Configuration) -> None:
         if (earlier := search.measured(params)) is not None:
             logger.info("trial %d repeats trial %d's configuration; reusing its result", number, earlier.number)
-            why = f"same configuration as trial {earlier.number}; its result was reused"
-            store.record_not_run(run_id, number, params, TrialState.repeated, why)
+            reused = f"same configuration as trial {earlier.number}; its result was reused"
+            store.record_not_run(run_id, number, params, TrialState.repeated, reused)
             search.tell_repeat(number, earlier)
         elif params in in_flight.values():
             twins.append((number, params))
@@ -115,8 +123,9 @@ def _search(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: T
         )
 
 
-def _confirm_leaders(spec: TuningSpec, run_id: str, store: Store, search: Search, runs: TrialRuns) -> None:
+def _confirm_leaders(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
     """Benchmark the best configurations again, so the winner is chosen on more than one measurement."""
+    run_id, store, runs = run.id, run.store, run.trials
     trials = store.trials(run_id)
     done = Counter(t.confirms for t in trials if t.confirms is not None)
 
@@ -138,12 +147,14 @@ def _confirm_leaders(spec: TuningSpec, run_id: str, store: Store, search: Search
 _RESUME_FIXED = ("model", "engine", "deployer", "search_space", "benchmark", "objective", "objectives", "slos")
 
 
-class SpecChanged(ValueError):
+class SpecChanged(UserInputError):
     """The spec no longer matches the run it would resume."""
 
 
 def _check_resumable(stored: dict, spec: TuningSpec) -> None:
     current = spec.model_dump(mode="json")
+    with suppress(ValidationError):  # a spec stored by an earlier release, compared in today's spelling
+        stored = TuningSpec.model_validate(stored).model_dump(mode="json")
     changed = [k for k in _RESUME_FIXED if stored.get(k) != current.get(k)]
     if stored.get("strategy", {}).get("name") != current["strategy"]["name"]:
         changed.append("strategy.name")
@@ -154,6 +165,70 @@ def _check_resumable(stored: dict, spec: TuningSpec) -> None:
         )
 
 
+def _open_search(spec: TuningSpec, run: RunLifecycle) -> Search:
+    """The run's study; a resumed run's trials abandoned by a process that died are told to it as failed."""
+    logger = get_run_logger()
+    search = Search(spec, study_name(run.id), run.store.url)
+    if run.resumed is not None:
+        search.abandon(run.abandoned)
+        logger.warning(
+            "resuming run %s: %d trial(s) already done, %d abandoned by a process that died: %s",
+            run.id,
+            search.spent,
+            len(run.abandoned),
+            run.abandoned,
+        )
+    logger.info(
+        "run %s: %s search, up to %d trials, results in %s",
+        run.id,
+        spec.strategy.name,
+        search.budget,
+        run.store.safe_url,
+    )
+    return search
+
+
+def _conclude(spec: TuningSpec, run: RunLifecycle) -> TuneSummary:
+    """The run's result: its best trial (or the point the pick rule chose); NoTrialSucceeded if every one failed."""
+    trials = run.store.trials(run.id)
+    conclusion = conclude(trials, Goal.of_spec(spec))
+    best = conclusion.best
+    best_number = best.number if best else None
+    succeeded = sum(t.state == TrialState.succeeded for t in trials)
+    if not succeeded:
+        message = _summarise_failures(run.store, run.id)
+        run.conclude(RunState.failed, message, best_number)
+        raise NoTrialSucceeded(message)
+    if conclusion.front is not None:
+        run.store.mark_front(run.id, conclusion.front.numbers)
+    # Names the best (or picked, and the rule), else the nearest miss; with the confirmation's spread.
+    message = conclusion.message
+    if saved := sum(t.saved_seconds or 0.0 for t in trials):
+        message += f"; early stops saved about {saved:.0f}s of benchmarking"
+    run.conclude(RunState.completed, message, best_number)
+    return TuneSummary(
+        run_id=run.id,
+        trials=len(trials),
+        succeeded=succeeded,
+        best_trial=best_number,
+        best_score=best.score if best else None,
+        message=message,
+    )
+
+
+def _publish(run: RunLifecycle) -> None:
+    """The run's artifacts: its leaderboard, its Pareto front (with several objectives) and its best configuration."""
+    store, key = run.store, run.spec.name
+    finished = store.find_run(run.id)
+    create_table_artifact(
+        leaderboard_rows(store, finished), key=f"{key}-leaderboard", description=f"Trials of run {run.id}"
+    )
+    if front := pareto_rows(store, finished):
+        create_table_artifact(front, key=f"{key}-pareto-front", description=f"Pareto front of run {run.id}")
+    best = next((t for t in store.trials(run.id) if t.number == run.best), None)
+    create_markdown_artifact(best_card(store, finished, best), key=f"{key}-best", description=run.message)
+
+
 @flow(name="tune", flow_run_name="{spec.name}")
 def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
     """Deploy, benchmark and score each configuration of the spec; report the best one that meets the SLOs.
@@ -162,81 +237,15 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
     a process that died are marked failed (and a grid tries their configurations again). ``fresh`` starts
     a new run instead.
     """
-    logger = get_run_logger()
     check_engine_flags(spec)  # a misspelt flag fails here, before any engine starts
-    store = Store()
-    deployer = deployer_for(spec)
+    store, deployer = Store(), deployer_for(spec)
     if spec.hardware.pool is None and (missing := deployer.missing_files()):
         raise FileNotFoundError("; ".join(missing))  # on a pool, the worker's machine is the one that matters
-    if swept := deployer.sweep():
-        logger.warning("removed engines left by crashed runs: %s", swept)
-    prefect_id = str(flow_run.get_id() or "") or None
     earlier = None if fresh else store.resumable_run(spec.name)
     if earlier is not None:
         _check_resumable(earlier.spec, spec)
-        run = store.reopen_run(earlier.id, prefect_id)
-    else:
-        run = store.start_run(spec, prefect_flow_run_id=prefect_id)
-    search = Search(spec, study_name(run.id), store.url)
-    if earlier is not None:
-        abandoned = store.abandon_dead_trials(run.id)
-        search.abandon(abandoned)
-        logger.warning(
-            "resuming run %s: %d trial(s) already done, %d abandoned by a process that died: %s",
-            run.id,
-            search.spent,
-            len(abandoned),
-            abandoned,
-        )
-    key = spec.name
-    logger.info(
-        "run %s: %s search, up to %d trials, results in %s", run.id, spec.strategy.name, search.budget, store.safe_url
-    )
-    progress = create_progress_artifact(0.0, key=f"{key}-progress", description=f"Trials done in run {run.id}")
-    state, message, best_number = "failed", "", None
-    runs = TrialRuns(spec, run.id, store)
-    try:
-        runs.check()
-        _search(spec, run.id, store, search, runs, progress)
-        _confirm_leaders(spec, run.id, store, search, runs)
-        trials = store.trials(run.id)
-        conclusion = conclude(trials, Goal.of_spec(spec))  # the best, or the point the pick rule chose
-        best = conclusion.best
-        best_number = best.number if best else None
-        succeeded = sum(t.state == TrialState.succeeded for t in trials)
-        if not succeeded:
-            message = _summarise_failures(store, run.id)
-            raise NoTrialSucceeded(message)
-        state = "completed"
-        if conclusion.front is not None:
-            store.mark_front(run.id, conclusion.front.numbers)
-        # Names the best (or picked, and the rule), else the nearest miss; with the confirmation's spread.
-        message = conclusion.message
-        if saved := sum(t.saved_seconds or 0.0 for t in trials):
-            message += f"; early stops saved about {saved:.0f}s of benchmarking"
-        return TuneSummary(
-            run_id=run.id,
-            trials=len(trials),
-            succeeded=succeeded,
-            best_trial=best_number,
-            best_score=best.score if best else None,
-            message=message,
-        )
-    except BaseException as exc:
-        state, message = run_ending(exc, message)
-        raise
-    finally:
-        # Nothing may outlive the run, whatever ended it.
-        runs.close(interrupted=state == "interrupted")
-        deployer.sweep(run.id)
-        store.finish_run(run.id, state, message, best_number)
-        if state != "interrupted":
-            finished = store.find_run(run.id)
-            create_table_artifact(
-                leaderboard_rows(store, finished), key=f"{key}-leaderboard", description=f"Trials of run {run.id}"
-            )
-            if front := pareto_rows(store, finished):
-                create_table_artifact(front, key=f"{key}-pareto-front", description=f"Pareto front of run {run.id}")
-            best = next((t for t in store.trials(run.id) if t.number == best_number), None)
-            create_markdown_artifact(best_card(store, finished, best), key=f"{key}-best", description=message)
-        logger.info("run %s %s: %s", run.id, state, message)
+    with RunLifecycle(spec, store, deployer, resume=earlier, report=_publish) as run:
+        search = _open_search(spec, run)
+        _search(spec, run, search)
+        _confirm_leaders(spec, run, search)
+        return _conclude(spec, run)

@@ -11,4 +11,4 @@ from tuning.spec import TuningSpec
 @task(name="score", cache_policy=NO_CACHE)
 def score_result(spec: TuningSpec, rounds: list[RoundMetrics], gpus: int) -> Score:
     """Score the rounds against the objective, checking every SLO on every round."""
-    return score(rounds, spec.objective, spec.slos, gpus, objectives=spec.objectives)
+    return score(rounds, spec.objectives, spec.slos, gpus, ranks=spec.objective)

@@ -18,6 +18,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+# A test that needs an engine's environment is marked `engine` by what it uses, so `make test-fast` (which
+# deselects the marker) runs on a machine that has only servetune's own virtualenv.
+ENGINE_FIXTURES = frozenset({"engine_venv", "vllm_python", "sglang_python", "vllm_flags", "sglang_flags"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.engine)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Keep every test's database, logs and results out of the user's own servetune directory."""

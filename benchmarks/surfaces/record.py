@@ -24,13 +24,15 @@ from typing import Any
 
 import yaml
 
-from benchmarks.surfaces.surface import FAILED, PRUNED, SUCCEEDED, Measurement, config_key, write_surface
+from benchmarks.surfaces.surface import Measurement, config_key, write_surface
+from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import TrialState
+from tuning.evaluation.pareto import Goal
 from tuning.store import RunNotFound, Store, Trial, TuningRun
 
 # A spec section that decides what the surface's numbers mean: a kept spec file must agree on these.
-_MEANING = ("search_space", "benchmark", "objective")
-_NOT_MEASURED = {TrialState.running.value, TrialState.interrupted.value}
+_MEANING = ("search_space", "benchmark")
+_NOT_MEASURED = {TrialState.running, TrialState.interrupted}
 
 
 class ExportError(RuntimeError):
@@ -38,16 +40,16 @@ class ExportError(RuntimeError):
 
 
 def _measurement(store: Store, trial: Trial) -> Measurement:
-    if trial.state in (TrialState.succeeded.value, TrialState.pruned.value):
+    state = TrialState(trial.state)
+    if state in (TrialState.succeeded, TrialState.pruned):
         assert trial.id is not None
-        rounds = {(r.scenario, r.concurrency): r for r in store.rounds(trial.id)}
-        state = SUCCEEDED if trial.state == TrialState.succeeded.value else PRUNED
+        rounds: dict[tuple[str, int], RoundMetrics] = {(r.scenario, r.concurrency): r for r in store.rounds(trial.id)}
         return Measurement(trial=trial.number, params=trial.params, state=state, rounds=rounds)
     lines = (trial.error or "").strip().splitlines()
     error = lines[0] if lines else "no error recorded"
-    if trial.state != TrialState.failed.value and not error.startswith(f"{trial.state}:"):
-        error = f"{trial.state}: {error}"
-    return Measurement(trial=trial.number, params=trial.params, state=FAILED, error=error)
+    if state is not TrialState.failed and not error.startswith(f"{state.value}:"):
+        error = f"{state.value}: {error}"
+    return Measurement(trial=trial.number, params=trial.params, state=TrialState.failed, error=error)
 
 
 def surface_of_run(store: Store, run: TuningRun) -> tuple[list[str], list[Measurement], dict[str, int]]:
@@ -55,7 +57,7 @@ def surface_of_run(store: Store, run: TuningRun) -> tuple[list[str], list[Measur
     chosen: dict[str, Measurement] = {}
     left_out: Counter[str] = Counter()
     for trial in store.trials(run.id):
-        if trial.confirms is not None or trial.state == TrialState.repeated.value:
+        if trial.confirms is not None or trial.state == TrialState.repeated:
             left_out["confirmation or repeat"] += 1
             continue
         if trial.state in _NOT_MEASURED:
@@ -63,7 +65,7 @@ def surface_of_run(store: Store, run: TuningRun) -> tuple[list[str], list[Measur
             continue
         key = config_key(trial.params)
         earlier = chosen.get(key)
-        if earlier is not None and earlier.state != FAILED:
+        if earlier is not None and earlier.benchmarked:
             left_out["configuration measured earlier"] += 1
             continue
         chosen[key] = _measurement(store, trial)
@@ -81,6 +83,9 @@ def _check_kept_spec(path: Path, recorded: dict[str, Any]) -> str | None:
 
     kept = load_spec(path).model_dump(mode="json")
     differing = [section for section in _MEANING if kept.get(section) != recorded.get(section)]
+    # A spec stored by an earlier release names a single objective as `objective`.
+    if Goal.of_stored_spec(kept).objectives != Goal.of_stored_spec(recorded).objectives:
+        differing.append("objectives")
     if differing:
         return f"warning: {path} differs from the run's recorded spec in {', '.join(differing)}"
     return None
@@ -103,7 +108,7 @@ def export(store: Store, ref: str, out: Path) -> str:
     else:
         text = f"# The spec run {run.id} ({run.name}) recorded this surface with, as stored.\n"
         spec_path.write_text(text + yaml.safe_dump(run.spec, sort_keys=False), encoding="utf-8")
-    failed = sum(m.state == FAILED for m in measurements)
+    failed = sum(not m.benchmarked for m in measurements)
     summary = (
         f"{out}: {len(measurements)} configurations ({failed} failed), {rows} rows, from run {run.id} "
         f"({run.name}, {run.state})"

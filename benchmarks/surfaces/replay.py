@@ -1,14 +1,15 @@
 """Replay a recorded surface in place of an engine and genai-bench, so a tuning search costs milliseconds.
 
 A replayed trial follows the trial flow's rules (``flows/trial.py``): concurrency levels in ascending order, each
-yielding one round per traffic scenario; after each level the rounds so far are scored with servetune's
-own ``tuning.evaluation.scoring.score``, and a broken hard SLO stops the trial there. A configuration the
-surface recorded as failed fails again. A pruner is not replayed (it needs the study's storage from inside
-the trial); nor are confirmation runs.
+yielding one round per traffic scenario; after each level servetune's own early-stop policy
+(``tuning.evaluation.early_stop``) decides, so a broken hard SLO stops the trial there; the rounds are scored
+against every objective of the spec. A configuration the surface recorded as failed fails again. A pruner is not
+replayed (it needs the study's storage from inside the trial); nor are confirmation runs.
 
 A replayed search is servetune's own ``tuning.search.study.Search``, asked and told as ``flows/tune.py`` does: a
 configuration measured before is not run again, its earlier score is told once more (a repeat, which costs no
-engine time and no budget); a failed trial is told as failed.
+engine time and no budget); a failed trial is told as failed. A multi-objective spec's study is told one value per
+objective.
 
 Noise: with ``noise=s`` every float metric of a replayed round is multiplied by ``exp(s * z)``, ``z`` standard
 normal, drawn afresh for each measurement from a generator seeded by ``seed``. Values stay positive, and
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from benchmarks.surfaces.surface import FAILED, Surface, config_key
+from benchmarks.surfaces.surface import Surface, config_key
+from tuning.evaluation.early_stop import early_stop
 from tuning.evaluation.metrics import RoundMetrics
+from tuning.evaluation.outcome import TrialState
 from tuning.evaluation.scoring import Score, score
 from tuning.spec import Configuration, StrategyName, StrategySpec, TuningSpec
 
@@ -38,11 +41,15 @@ class SurfaceGap(LookupError):
 @dataclass
 class ReplayedTrial:
     params: Configuration
-    failed: bool
+    state: TrialState
     error: str = ""
     rounds: list[RoundMetrics] = field(default_factory=list)
     score: Score | None = None
     stopped_early: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.state is TrialState.failed
 
 
 class SurfaceReplay:
@@ -76,36 +83,44 @@ class SurfaceReplay:
             )
         return self._noisy(round_)
 
-    def trial(self, spec: TuningSpec, params: Configuration, gpus: int = 1) -> ReplayedTrial:
+    def trial(self, spec: TuningSpec, params: Configuration) -> ReplayedTrial:
         """One trial as ``flows/trial.py`` runs it, on recorded rounds instead of an engine."""
         measurement = self.surface.get(params)
         if measurement is None:
             raise SurfaceGap(f"{self.surface.source} has no configuration {params}")
-        if measurement.state == FAILED:
-            return ReplayedTrial(params=params, failed=True, error=measurement.error)
-        trial = ReplayedTrial(params=params, failed=False)
-        levels = spec.benchmark.concurrency
-        for step, level in enumerate(levels):
+        if measurement.state == TrialState.failed:
+            return ReplayedTrial(params=params, state=TrialState.failed, error=measurement.error)
+        trial = ReplayedTrial(params=params, state=TrialState.succeeded)
+        for step, level in enumerate(spec.benchmark.concurrency):
             trial.rounds += [self.benchmark(params, s, level) for s in spec.benchmark.traffic_scenarios]
-            partial = score(trial.rounds, spec.objective, spec.slos, gpus)
-            # As in the trial flow's _early_stop: higher load only adds latency, so a broken hard SLO settles it.
-            if not partial.feasible and step < len(levels) - 1:
-                trial.stopped_early = f"hard SLO broken at concurrency {level}"
+            if (stop := early_stop(spec, trial.rounds, step, None, measurement.gpus)) is not None:
+                trial.stopped_early = stop.reason
                 break
-        trial.score = score(trial.rounds, spec.objective, spec.slos, gpus)
+        trial.score = score(trial.rounds, spec.objectives, spec.slos, measurement.gpus, ranks=spec.objective)
         return trial
 
 
 @dataclass
 class SearchStep:
-    """One trial number of a replayed search: a configuration run (or failed), or a repeat of an earlier one."""
+    """One trial number of a replayed search: a configuration run (or failed), or a repeat of an earlier one.
+
+    ``value`` is the score of the objective that ranks; ``objective_scores`` has one per objective of the spec.
+    """
 
     number: int
     params: Configuration
-    repeat: bool
-    failed: bool
+    state: TrialState
     value: float | None
     feasible: bool
+    objective_scores: list[float] = field(default_factory=list)
+
+    @property
+    def repeat(self) -> bool:
+        return self.state is TrialState.repeated
+
+    @property
+    def failed(self) -> bool:
+        return self.state is TrialState.failed
 
 
 def replay_search(
@@ -116,7 +131,7 @@ def replay_search(
     max_trials: int,
     study_name: str | None = None,
     storage_url: str | None = None,
-) -> Iterator[SearchStep]:
+) -> Generator[SearchStep, None, None]:
     """Steps of a search with ``strategy`` over ``spec``'s space, each trial replayed.
 
     It stops once ``max_trials`` configurations have run (repeats are free, as in a real run) or no
@@ -124,28 +139,28 @@ def replay_search(
 
     The caller may stop early: it is a generator. The study is kept in memory unless ``storage_url`` is given.
     """
-    from deployers.engines import engine_adapter
     from tuning.search.study import Search
 
     searched = spec.model_copy(update={"strategy": StrategySpec(name=strategy, seed=seed, max_trials=max_trials)})
-    engine = engine_adapter(spec.engine)
     # Without a storage URL Optuna keeps the study in memory: a replayed trial costs no database round trips.
     search = Search(searched, study_name or f"replay-{strategy}-{seed}", storage_url)
-    told: dict[str, tuple[float, bool]] = {}
+    told: dict[str, SearchStep] = {}
     while (asked := search.ask()) is not None:
         number, params = asked
         if (earlier := search.measured(params)) is not None:
-            value, feasible = told[config_key(params)]
+            first = told[config_key(params)]
             search.tell_repeat(number, earlier)
-            yield SearchStep(number, params, repeat=True, failed=False, value=value, feasible=feasible)
+            yield SearchStep(number, params, TrialState.repeated, first.value, first.feasible, first.objective_scores)
             continue
-        trial = replay.trial(searched, params, engine.gpu_count(params))
+        trial = replay.trial(searched, params)
         if trial.failed or trial.score is None:
             search.tell_failed(number)
-            yield SearchStep(number, params, repeat=False, failed=True, value=None, feasible=False)
+            yield SearchStep(number, params, TrialState.failed, value=None, feasible=False)
             continue
-        told[config_key(params)] = (trial.score.value, trial.score.feasible)
-        search.tell_value(number, trial.score.value, trial.score.constraints)
-        yield SearchStep(
-            number, params, repeat=False, failed=False, value=trial.score.value, feasible=trial.score.feasible
+        measured = trial.score
+        step = SearchStep(
+            number, params, TrialState.succeeded, measured.value, measured.feasible, measured.objective_scores
         )
+        told[config_key(params)] = step
+        search.tell_value(number, measured.objective_scores, measured.constraints)
+        yield step

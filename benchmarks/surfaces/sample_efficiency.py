@@ -108,10 +108,8 @@ def load_inputs(surface_path: Path, spec_path: Path | None, slos_arg: str | None
 
 
 def surface_facts(spec: TuningSpec, replay: SurfaceReplay) -> SurfaceFacts:
-    from deployers.engines import engine_adapter
     from tuning.search.space import SearchSpaceError, grid
 
-    engine = engine_adapter(spec.engine)
     true_scores: dict[str, tuple[float, bool]] = {}
     failed = 0
     try:
@@ -120,7 +118,7 @@ def surface_facts(spec: TuningSpec, replay: SurfaceReplay) -> SurfaceFacts:
         raise UsageError(f"the spec's search space must be a grid a surface can cover: {exc}") from None
     for params in configurations:
         try:
-            trial = replay.trial(spec, params, engine.gpu_count(params))
+            trial = replay.trial(spec, params)
         except SurfaceGap as gap:
             raise UsageError(
                 f"{gap}: the spec's grid has {len(configurations)} configurations, the surface "

@@ -16,6 +16,9 @@ Format (one header row, then one row per configuration and benchmark round; UTF-
 ``error``
     For ``failed``: the first line of the trial's error, prefixed with servetune's trial state when that was
     more specific than ``failed`` (``timed_out: ...``, ``rejected: ...``). Empty otherwise.
+``gpus`` (optional)
+    How many GPUs the configuration's engine used: what a per-GPU objective divides by. Written only when a
+    configuration used more than one; absent (every CPU surface), it is 1.
 metric columns
     Exactly the fields of ``tuning.evaluation.metrics.RoundMetrics``, spelled and ordered as there (``scenario``,
     ``concurrency``, ``ttft_mean`` ... ``source_file``); latencies in seconds, throughputs in tokens/s.
@@ -41,14 +44,15 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from tuning.evaluation.metrics import RoundMetrics
+from tuning.evaluation.outcome import TrialState
 from tuning.spec import Configuration
 
 PARAM_PREFIX = "param:"
-TRIAL_COLUMN, STATE_COLUMN, ERROR_COLUMN = "trial", "state", "error"
+TRIAL_COLUMN, STATE_COLUMN, ERROR_COLUMN, GPUS_COLUMN = "trial", "state", "error", "gpus"
 # The metric columns are RoundMetrics' own fields, so a metric is spelled once in the whole project.
 METRIC_COLUMNS: tuple[str, ...] = tuple(RoundMetrics.model_fields)
-SUCCEEDED, PRUNED, FAILED = "succeeded", "pruned", "failed"
-STATES = (SUCCEEDED, PRUNED, FAILED)
+# A surface keeps three of the trial states: a configuration was benchmarked (in full or until pruned), or not.
+STATES = (TrialState.succeeded, TrialState.pruned, TrialState.failed)
 
 
 class SurfaceError(ValueError):
@@ -66,13 +70,14 @@ class Measurement:
 
     trial: int
     params: Configuration
-    state: str
+    state: TrialState
     error: str = ""
     rounds: dict[tuple[str, int], RoundMetrics] = field(default_factory=dict)
+    gpus: int = 1
 
     @property
     def benchmarked(self) -> bool:
-        return self.state != FAILED
+        return self.state is not TrialState.failed
 
 
 @dataclass
@@ -88,17 +93,20 @@ class Surface:
         return self.measurements.get(config_key(params))
 
 
-def header(parameters: Sequence[str]) -> list[str]:
-    return [TRIAL_COLUMN, *(PARAM_PREFIX + p for p in parameters), STATE_COLUMN, ERROR_COLUMN, *METRIC_COLUMNS]
+def header(parameters: Sequence[str], gpus: bool = False) -> list[str]:
+    lead = [TRIAL_COLUMN, *(PARAM_PREFIX + p for p in parameters), STATE_COLUMN, ERROR_COLUMN]
+    return [*lead, *([GPUS_COLUMN] if gpus else []), *METRIC_COLUMNS]
 
 
 def write_surface(out: TextIO, parameters: Sequence[str], measurements: Iterable[Measurement]) -> int:
     """Write a surface; returns the number of rows written."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header(parameters))
+    measurements = list(measurements)
+    gpus = any(m.gpus != 1 for m in measurements)
+    writer.writerow(header(parameters, gpus))
     count = 0
     for m in measurements:
-        lead = [m.trial, *(json.dumps(m.params[p]) for p in parameters), m.state, m.error]
+        lead = [m.trial, *(json.dumps(m.params[p]) for p in parameters), m.state, m.error, *([m.gpus] if gpus else [])]
         if not m.rounds:
             writer.writerow([*lead, *([""] * len(METRIC_COLUMNS))])
             count += 1
@@ -143,18 +151,26 @@ def read_surface(path: str | Path) -> Surface:
         parameters = parameters or [c.removeprefix(PARAM_PREFIX) for c in columns if c.startswith(PARAM_PREFIX)]
         where = f"{path}, line {line}"
         params = {p: _cell_value(row[PARAM_PREFIX + p], f"{where}, column {PARAM_PREFIX}{p}") for p in parameters}
-        state = row[STATE_COLUMN]
-        if state not in STATES:
-            raise SurfaceError(f"{where}, column state: {state!r} is not one of {', '.join(STATES)}")
+        if row[STATE_COLUMN] not in STATES:
+            raise SurfaceError(f"{where}, column state: {row[STATE_COLUMN]!r} is not one of {', '.join(STATES)}")
+        state = TrialState(row[STATE_COLUMN])
         if not row[TRIAL_COLUMN].isdigit():
             raise SurfaceError(f"{where}, column trial: {row[TRIAL_COLUMN]!r} is not a trial number")
+        gpus = row.get(GPUS_COLUMN) or "1"
+        if not gpus.isdigit() or int(gpus) < 1:
+            raise SurfaceError(f"{where}, column gpus: {gpus!r} is not a number of GPUs")
         key = config_key(params)
         measurement = measurements.setdefault(
-            key, Measurement(trial=int(row[TRIAL_COLUMN]), params=params, state=state, error=row[ERROR_COLUMN])
+            key,
+            Measurement(
+                trial=int(row[TRIAL_COLUMN]), params=params, state=state, error=row[ERROR_COLUMN], gpus=int(gpus)
+            ),
         )
         if measurement.state != state:
-            raise SurfaceError(f"{where}: {params} is {state} here but {measurement.state} on an earlier row")
-        if state == FAILED:
+            raise SurfaceError(
+                f"{where}: {params} is {state.value} here but {measurement.state.value} on an earlier row"
+            )
+        if state is TrialState.failed:
             continue
         try:
             round_ = RoundMetrics.model_validate({c: row[c] for c in METRIC_COLUMNS})

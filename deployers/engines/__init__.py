@@ -1,7 +1,15 @@
 """Engine adapters, by the name a spec uses. Adding an engine means adding a module and a line here."""
 
 from deployers.engines._base import EngineAdapter, flag_args
-from deployers.engines._flags import EngineFlags, Flag, FlagsUnavailable, check_engine_flags, engine_flags
+from deployers.engines._flags import (
+    EngineFlags,
+    Flag,
+    FlagsUnavailable,
+    check_engine_flags,
+    default_flags_python,
+    engine_flags,
+    flag_problems,
+)
 from deployers.engines._sglang import SglangAdapter
 from deployers.engines._vllm import VllmAdapter
 from tuning.spec import EngineSpec
@@ -22,7 +30,9 @@ __all__ = [
     "SglangAdapter",
     "VllmAdapter",
     "check_engine_flags",
+    "default_flags_python",
     "engine_adapter",
     "engine_flags",
     "flag_args",
+    "flag_problems",
 ]

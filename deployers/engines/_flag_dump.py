@@ -124,7 +124,7 @@ def _first_line(text: str | None) -> str:
 
 
 def describe(parser: argparse.ArgumentParser) -> list[dict[str, Any]]:
-    deprecated = getattr(parser, "_deprecated", set())
+    deprecated: set[argparse.Action] = getattr(parser, "_deprecated", set())
     flags = []
     for action in parser._actions:
         if not action.option_strings or isinstance(action, argparse._HelpAction | argparse._VersionAction):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuning.errors import NotFound
 from tuning.runtime.settings import data_dir
 from tuning.spec import ParamValue, TuningSpec
 
@@ -33,7 +34,7 @@ _DUMP_TIMEOUT = 300.0
 _POLL_SECONDS = 0.2
 _NOT_INSTALLED = 3
 
-logger = logging.getLogger("servetune.flags")
+logger = logging.getLogger(__name__)
 
 _KIND_TEXT = {
     "int": "an integer",
@@ -56,7 +57,7 @@ _NOT_TUNABLE_WORDS = frozenset(_SETUP_WORDS.split())
 _NOT_TUNABLE_NAMES = frozenset({"model", "model-path", "served-model-name", "config", "api-key", "help"})
 
 
-class FlagsUnavailable(RuntimeError):
+class FlagsUnavailable(NotFound, RuntimeError):
     """The engine's parser could not be read (no interpreter, engine not installed, import failed)."""
 
 

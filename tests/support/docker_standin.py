@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.http_standin import StandInHandler
+
 API_VERSION = "1.43"
 
 
@@ -301,12 +303,7 @@ class DockerStandIn:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         standin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(StandInHandler):
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
                 path = re.sub(r"^/v\d+\.\d+", "", unquote(parts.path))

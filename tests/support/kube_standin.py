@@ -52,6 +52,7 @@ import jsonschema
 import yaml
 from kubernetes import client as k8s
 
+from tests.support.http_standin import StandInHandler
 from tests.support.paths import REPO
 
 CRD_DIR = REPO / "infra" / "ome-crds"
@@ -421,17 +422,7 @@ def _handler(standin: KubeStandIn) -> type[BaseHTTPRequestHandler]:
     pods = re.compile(r"^/api/v1/namespaces/([^/]+)/pods$")
     pod_sub = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/(log|portforward)$")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in separate writes: without this, Nagle's algorithm holds each reply.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Handler(StandInHandler):
         def _reply(self, code: int, payload: Any, content_type: str = "application/json") -> None:
             data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
             self.send_response(code)

@@ -1,5 +1,5 @@
 """The ``servetune`` command."""
 
-from tuning.cli._main import main
+from tuning.cli._app import main
 
 __all__ = ["main"]

@@ -1,14 +1,25 @@
-"""What became of a trial: the typed value a trial flow returns and the store records."""
+"""What became of a run and of a trial: the one vocabulary of states, and the typed value a trial flow returns
+and the store records."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
 from tuning.evaluation.scoring import Score
 from tuning.spec import Configuration
+
+
+class RunState(StrEnum):
+    running = "running"
+    completed = "completed"  # the search ended; a best configuration may or may not have been found
+    failed = "failed"  # every trial failed, or servetune itself did
+    interrupted = "interrupted"  # Ctrl-C or SIGTERM
+    regressed = "regressed"  # a recheck measured the best configuration worse than its baseline
 
 
 class TrialState(StrEnum):
@@ -52,9 +63,30 @@ class TrialOutcome(BaseModel):
         return self.state is TrialState.succeeded and self.score is not None and self.score.feasible
 
 
-def run_ending(exc: BaseException, message: str) -> tuple[str, str]:
-    """The stored state and message of a run that ``exc`` ended: ``interrupted`` by Ctrl-C or SIGTERM, else
-    ``failed`` with the error (unless the run had already said why)."""
-    if not isinstance(exc, Exception):
-        return "interrupted", f"interrupted ({type(exc).__name__})"
-    return "failed", message or f"{type(exc).__name__}: {exc}"
+class MeasuredTrial(Protocol):
+    """A recorded trial, as ranking and the Pareto front read it (``tuning.store.Trial`` is one).
+
+    ``score`` is the objective that ranks; ``objective_scores`` has one item per objective, in the spec's order.
+    A confirmation run names the trial it measures again in ``confirms``.
+    """
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def params(self) -> Configuration: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def feasible(self) -> bool | None: ...
+    @property
+    def objective_scores(self) -> Sequence[float] | None: ...
+    @property
+    def constraints(self) -> Sequence[float]: ...
+    @property
+    def violations(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def confirms(self) -> int | None: ...
+    @property
+    def stopped_early(self) -> str | None: ...

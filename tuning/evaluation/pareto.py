@@ -13,9 +13,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from tuning.evaluation.outcome import TrialState
+from tuning.evaluation.outcome import MeasuredTrial, TrialState
 from tuning.spec import ObjectiveSpec, PickRule, TuningSpec
-from tuning.store import Trial
 
 
 @dataclass(frozen=True)
@@ -27,11 +26,12 @@ class Goal:
 
     @classmethod
     def of_spec(cls, spec: TuningSpec) -> Goal:
-        return cls(spec.search_objectives, spec.pick)
+        return cls(list(spec.objectives), spec.pick)
 
     @classmethod
     def of_stored_spec(cls, spec: dict[str, Any]) -> Goal:
-        """From a run's stored spec; runs stored before objectives existed have the single one."""
+        """From a run's stored spec, read section by section (an older one may not validate against today's
+        schema): its ``objectives``, or, stored by an earlier release, its single ``objective``."""
         objectives = TypeAdapter(list[ObjectiveSpec]).validate_python(spec.get("objectives") or [])
         single = ObjectiveSpec.model_validate(spec.get("objective") or {})
         return cls(objectives or [single], PickRule.model_validate(spec.get("pick") or {}))
@@ -103,7 +103,7 @@ def pick_order(points: Sequence[Sequence[float]], goal: Goal) -> list[int]:
 class FrontPoint:
     """A feasible configuration of the search with each objective's mean over all its measurements."""
 
-    trial: Trial
+    trial: MeasuredTrial
     values: tuple[float, ...]
     measurements: int
 
@@ -134,17 +134,17 @@ class Front:
         return "; ".join(parts)
 
 
-def _measured(trial: Trial) -> bool:
+def _measured(trial: MeasuredTrial) -> bool:
     return trial.state == TrialState.succeeded and trial.score is not None and bool(trial.objective_scores)
 
 
-def front_points(trials: list[Trial], goal: Goal) -> list[FrontPoint]:
+def front_points(trials: Sequence[MeasuredTrial], goal: Goal) -> list[FrontPoint]:
     """Every feasible configuration of the search (confirmations folded into the trial they measure again)."""
     points = []
     for trial in trials:
         if trial.confirms is not None or not _measured(trial):
             continue
-        runs = [trial] + [t for t in trials if t.confirms == trial.number and _measured(t)]
+        runs = [trial, *(t for t in trials if t.confirms == trial.number and _measured(t))]
         if not all(t.feasible for t in runs):
             continue
         scores = [t.objective_scores for t in runs if t.objective_scores and len(t.objective_scores) == len(goal.names)]
@@ -154,7 +154,7 @@ def front_points(trials: list[Trial], goal: Goal) -> list[FrontPoint]:
     return points
 
 
-def pareto_front(trials: list[Trial], goal: Goal) -> Front:
+def pareto_front(trials: Sequence[MeasuredTrial], goal: Goal) -> Front:
     points = front_points(trials, goal)
     on_front = [points[i] for i in front_indices([p.values for p in points], goal.maximize)]
     ordered = [on_front[i] for i in pick_order([p.values for p in on_front], goal)]

@@ -51,10 +51,10 @@ class Score(BaseModel):
         description="Per hard SLO, the worst round's signed relative excess: <= 0 met, > 0 broken by that much. "
         "What a constrained sampler learns the feasible region from.",
     )
-    values: list[float] = Field(
+    objective_scores: list[float] = Field(
         default_factory=list,
-        description="Per objective of a multi-objective spec (in its order), the value after soft penalties, "
-        "as the study is told it; one item, ``value``, for a single objective.",
+        description="Per objective (in the spec's order), the value after soft penalties, as the study is told "
+        "it; ``value`` is the item of the objective that ranks.",
     )
 
 
@@ -103,12 +103,17 @@ def _objective_value(rounds: list[RoundMetrics], objective: ObjectiveSpec, gpus:
 
 def score(
     rounds: list[RoundMetrics],
-    objective: ObjectiveSpec,
+    objectives: Sequence[ObjectiveSpec],
     slos: list[SLOSpec],
     gpus: int = 1,
-    objectives: Sequence[ObjectiveSpec] = (),
+    ranks: ObjectiveSpec | None = None,
 ) -> Score:
-    """``objective`` gives ``value``; ``objectives`` (several, for a Pareto search) give ``values``."""
+    """Each of ``objectives`` gives an item of ``objective_scores``; ``ranks``, one of them (the first when left
+    out; a spec's ``objective``), gives ``value``: the one number single-objective views rank by."""
+    if not objectives:
+        raise ScoringError("there is no objective to score against")
+    ranked = list(objectives).index(ranks) if ranks is not None else 0
+    objective = objectives[ranked]
     if not rounds:
         raise ScoringError("the benchmark produced no rounds to score")
     violations: list[SLOViolation] = []
@@ -139,14 +144,14 @@ def score(
         else:
             penalty += slo.penalty * worst_excess
     raw = _objective_value(rounds, objective, gpus, 0.0)
-    value = _objective_value(rounds, objective, gpus, penalty)
+    objective_scores = [_objective_value(rounds, o, gpus, penalty) for o in objectives]
     return Score(
-        value=value,
+        value=objective_scores[ranked],
         objective_value=raw,
         penalty=penalty,
         feasible=not any(v.hard for v in violations),
         maximize=objective.maximize,
         violations=violations,
         constraints=constraints,
-        values=[_objective_value(rounds, o, gpus, penalty) for o in objectives] or [value],
+        objective_scores=objective_scores,
     )

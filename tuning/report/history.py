@@ -14,13 +14,14 @@ from statistics import median
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from tuning.evaluation.outcome import TrialState
-from tuning.report.leaderboard import ranked_candidates
+from tuning.errors import NotFound
+from tuning.evaluation.outcome import RunState, TrialState
+from tuning.evaluation.ranking import candidate
 from tuning.spec import Configuration, RegressionBaseline, RegressionSpec
 from tuning.store import RunKind, Store, Trial, TuningRun
 
 
-class UnknownTarget(LookupError):
+class UnknownTarget(NotFound):
     """No tuning run has this name; the message lists the names that have one."""
 
 
@@ -34,7 +35,7 @@ class HistoryEntry(BaseModel):
 
     run_id: str
     kind: RunKind
-    state: str
+    state: RunState
     started_at: datetime | None
     objective: str
     maximize: bool
@@ -94,7 +95,7 @@ def _entry(store: Store, run: TuningRun) -> HistoryEntry:
     entry = HistoryEntry(
         run_id=run.id,
         kind=RunKind(run.kind),
-        state=run.state,
+        state=RunState(run.state),
         started_at=run.started_at,
         objective=run.objective,
         maximize=run.maximize,
@@ -103,11 +104,11 @@ def _entry(store: Store, run: TuningRun) -> HistoryEntry:
     )
     trials = store.trials(run.id)
     if entry.kind is RunKind.tune:
-        best = next((c for c in ranked_candidates(trials, run.maximize) if c.trial.number == run.best_trial), None)
+        best = candidate(trials, run.best_trial)  # the run's best, as the run decided and stored it
         if best is not None:
-            entry.trial, entry.params, entry.feasible = best.trial.number, best.trial.params, best.feasible
+            entry.trial, entry.params, entry.feasible = best.trial.number, dict(best.trial.params), best.feasible
             entry.score, entry.measurements = best.mean, len(best.scores)
-        elif run.state == "completed":
+        elif entry.state is RunState.completed:
             entry.note = "no configuration met every hard SLO"
         return entry
     measured = trials[0] if trials else None
@@ -131,7 +132,7 @@ def baseline(earlier: list[HistoryEntry], regression: RegressionSpec) -> Baselin
         (
             i
             for i in range(len(earlier) - 1, -1, -1)
-            if earlier[i].kind is RunKind.tune and earlier[i].state == "completed"
+            if earlier[i].kind is RunKind.tune and earlier[i].state is RunState.completed
         ),
         None,
     )
@@ -150,7 +151,7 @@ def baseline(earlier: list[HistoryEntry], regression: RegressionSpec) -> Baselin
         return Baseline(value=last.score, source=f"last: recheck run {last.run_id}")
     window = rechecks[-regression.window :]
     return Baseline(
-        value=median(e.score for e in window),
+        value=median(e.score for e in window if e.score is not None),
         source=f"median of the last {len(window)} recheck(s) since run {tuned.run_id}",
     )
 

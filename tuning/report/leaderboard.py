@@ -3,208 +3,13 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
-from statistics import fmean
+from collections.abc import Mapping
 from typing import Any
 
 from tuning.evaluation.outcome import TrialState
 from tuning.evaluation.pareto import Front, Goal, dominates, pareto_front
+from tuning.evaluation.ranking import confirmation_note, front_confirmation_note, nearest_miss, params_text
 from tuning.store import BenchmarkRound, Store, Trial, TuningRun
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A configuration the search measured, with every measurement of it: the trial and its confirmations."""
-
-    trial: Trial
-    scores: list[float]
-    feasible: bool
-
-    @property
-    def mean(self) -> float:
-        return fmean(self.scores)
-
-    @property
-    def spread(self) -> tuple[float, float]:
-        return min(self.scores), max(self.scores)
-
-
-def _succeeded(trial: Trial) -> bool:
-    return trial.state == TrialState.succeeded and trial.score is not None
-
-
-def ranked_candidates(trials: list[Trial], maximize: bool) -> list[Candidate]:
-    """Succeeded search trials, best mean first; feasible only if every measurement of them was."""
-    ranked = []
-    for trial in trials:
-        if trial.confirms is not None or not _succeeded(trial):
-            continue
-        runs = [trial] + [t for t in trials if t.confirms == trial.number and _succeeded(t)]
-        scores = [float(t.score) for t in runs if t.score is not None]
-        ranked.append(Candidate(trial, scores, feasible=all(t.feasible for t in runs)))
-    return sorted(ranked, key=lambda c: c.mean, reverse=maximize)
-
-
-def best_trial(trials: list[Trial], maximize: bool) -> Trial | None:
-    """The search trial whose configuration scored best on all its measurements and met every hard SLO in
-    each; None when no trial qualifies."""
-    feasible = [c for c in ranked_candidates(trials, maximize) if c.feasible]
-    return feasible[0].trial if feasible else None
-
-
-def confirmation_note(trials: list[Trial], maximize: bool) -> str | None:
-    """How the confirmed leaders compare, when configurations were measured more than once."""
-    confirmed = [c for c in ranked_candidates(trials, maximize) if c.feasible and len(c.scores) > 1]
-    if not confirmed:
-        return None
-    first = confirmed[0]
-    note = f"trial {first.trial.number} confirmed over {len(first.scores)} runs: {_range(first)}"
-    if len(confirmed) > 1:
-        second = confirmed[1]
-        overlap = first.spread[0] <= second.spread[1] and second.spread[0] <= first.spread[1]
-        if overlap:
-            note += (
-                f"; it cannot be told apart from trial {second.trial.number} ({_range(second)}): their "
-                "measurements overlap"
-            )
-        else:
-            note += f"; ahead of trial {second.trial.number} ({_range(second)}) on every measurement"
-    return note
-
-
-def _range(candidate: Candidate) -> str:
-    low, high = candidate.spread
-    return f"mean {candidate.mean:.4g}, range {low:.4g}-{high:.4g}"
-
-
-def _front_confirmation_note(trials: list[Trial], front: Front) -> str | None:
-    """How the picked point held up when measured again: each objective's mean and range over its runs."""
-    picked = front.picked
-    if picked is None or picked.measurements < 2:
-        return None
-    runs = [picked.trial] + [t for t in trials if t.confirms == picked.trial.number]
-    scores = [
-        t.objective_scores for t in runs if t.objective_scores and len(t.objective_scores) == len(front.goal.names)
-    ]
-    ranges = [
-        f"{name} mean {fmean(column):.4g}, range {min(column):.4g}-{max(column):.4g}"
-        for name, column in zip(front.goal.names, zip(*scores, strict=True), strict=True)
-    ]
-    return f"trial {picked.trial.number} confirmed over {len(scores)} runs: " + "; ".join(ranges)
-
-
-def leaders(trials: list[Trial], goal: Goal) -> list[Trial]:
-    """The configurations worth measuring again, most promising first.
-
-    One objective: the feasible ones by score. Several: the Pareto front in the pick rule's order, so the picked
-    point is confirmed first and then its nearest rivals under the rule (the next ones within the limits, then
-    those closest to them); a point that is worse when measured again can lose its place to them.
-    """
-    if goal.multi:
-        return [point.trial for point in pareto_front(trials, goal).points]
-    return [c.trial for c in ranked_candidates(trials, goal.maximize[0]) if c.feasible]
-
-
-@dataclass(frozen=True)
-class SLOMiss:
-    """How far one hard SLO was from being met: its worst round."""
-
-    slo: str
-    observed: float
-    limit: float
-    scenario: str
-    concurrency: int
-
-    @property
-    def excess(self) -> float:
-        """Relative to the limit; absolute for a limit of 0 (an error rate of 0)."""
-        return (self.observed - self.limit) / self.limit if self.limit > 0 else self.observed - self.limit
-
-    @property
-    def excess_text(self) -> str:
-        return f"{self.excess:.0%}" if self.limit > 0 else f"{self.excess:.4g}"
-
-    def describe(self) -> str:
-        return f"{self.slo} broken by {self.excess_text} ({self.observed:.4g} at {self.scenario} x{self.concurrency})"
-
-
-@dataclass(frozen=True)
-class NearestMiss:
-    """The infeasible trial whose hard SLOs were closest to being met."""
-
-    trial: Trial
-    misses: list[SLOMiss]
-
-    def describe(self) -> str:
-        confirms = f", confirming trial {self.trial.confirms}" if self.trial.confirms is not None else ""
-        return f"trial {self.trial.number} ({_params_text(self.trial.params)}{confirms}): " + "; ".join(
-            m.describe() for m in self.misses
-        )
-
-
-def nearest_miss(trials: list[Trial]) -> NearestMiss | None:
-    """Among trials that were measured but broke a hard SLO, the one whose worst relative excess is smallest."""
-    missed = [
-        t
-        for t in trials
-        if t.state in (TrialState.succeeded, TrialState.pruned) and t.feasible is False and t.constraints
-    ]
-    if not missed:
-        return None
-    closest = min(missed, key=lambda t: (max(t.constraints), sum(max(c, 0.0) for c in t.constraints), t.number))
-    worst: dict[str, dict[str, Any]] = {}
-    for violation in closest.violations:
-        if violation.get("hard") and violation["observed"] > worst.get(violation["slo"], {}).get("observed", -1e300):
-            worst[violation["slo"]] = violation
-    misses = [
-        SLOMiss(
-            slo=v["slo"], observed=v["observed"], limit=v["limit"], scenario=v["scenario"], concurrency=v["concurrency"]
-        )
-        for v in worst.values()
-    ]
-    return NearestMiss(closest, misses)
-
-
-@dataclass(frozen=True)
-class Conclusion:
-    """What a run found: its best (or picked) trial, its Pareto front when it has several objectives, and a
-    one-paragraph message saying so."""
-
-    best: Trial | None
-    front: Front | None
-    message: str
-
-
-def conclude(trials: list[Trial], goal: Goal) -> Conclusion:
-    succeeded = sum(t.state == TrialState.succeeded for t in trials)
-    front = pareto_front(trials, goal) if goal.multi else None
-    best, message = None, ""
-    if front is not None and front.picked is not None:
-        best = front.picked.trial
-        message = (
-            f"picked trial {best.number} from a Pareto front of {len(front.points)} by the rule {goal.rule}: "
-            + front.values_text(front.picked)
-        )
-    elif front is not None and front.points:
-        closest = front.points[0]
-        message = (
-            f"Pareto front of {len(front.points)} configuration(s), none within the pick rule {goal.rule}; "
-            f"closest: trial {closest.trial.number} ({front.describe_miss(closest)})"
-        )
-    elif front is None and (best := best_trial(trials, goal.maximize[0])) is not None:
-        message = f"best: trial {best.number} with {goal.objectives[0].label} {best.score:.6g}"
-    if not message:
-        message = f"{succeeded} trial(s) succeeded but none met every hard SLO"
-        if (miss := nearest_miss(trials)) is not None:
-            message += f"; nearest miss: {miss.describe()}"
-    confirmed = _front_confirmation_note(trials, front) if front else confirmation_note(trials, goal.maximize[0])
-    if confirmed:
-        message += f"; {confirmed}"
-    return Conclusion(best, front, message)
-
-
-def _params_text(params: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in params.items()) or "(defaults)"
 
 
 def _note(trial: Trial, front: Front | None = None, broken_again: list[int] | None = None) -> str:
@@ -227,7 +32,7 @@ def _first_line(text: str | None) -> str:
 
 def _note_of_state(trial: Trial) -> str:
     if trial.state == TrialState.pruned:
-        return trial.stopped_early or "pruned"
+        return trial.stopped_early or TrialState.pruned
     if trial.state in (TrialState.repeated, TrialState.rejected):
         # Recorded by the search loop: "same configuration as trial N; ..." or "rejected: <why>".
         return _first_line(trial.error) or trial.state
@@ -283,8 +88,7 @@ def leaderboard_rows(store: Store, run: TuningRun) -> list[dict[str, str]]:
     With several objectives, the Pareto front comes first and each objective has a column."""
     trials = store.trials(run.id)
     goal = Goal.of_stored_spec(run.spec)
-    conclusion = conclude(trials, goal)
-    best, front = conclusion.best, conclusion.front
+    front = pareto_front(trials, goal) if goal.multi else None
     on_front = set(front.numbers) if front else set()
 
     def order(t: Trial) -> tuple[int, float]:
@@ -297,9 +101,9 @@ def leaderboard_rows(store: Store, run: TuningRun) -> list[dict[str, str]]:
     for trial in sorted(trials, key=order):
         rounds = store.rounds(trial.id) if trial.id is not None else []
         row = {
-            "trial": str(trial.number) + (" *" if best and trial.number == best.number else ""),
+            "trial": str(trial.number) + (" *" if trial.number == run.best_trial else ""),
             "state": trial.state if trial.feasible is not False else "infeasible",
-            "params": _params_text(trial.params),
+            "params": params_text(trial.params),
             "score": _fmt(trial.score),
         }
         if front is not None:
@@ -333,7 +137,7 @@ def pareto_rows(store: Store, run: TuningRun) -> list[dict[str, str]]:
         rows.append(
             {
                 "trial": str(point.trial.number) + (" *" if point is front.picked else ""),
-                "params": _params_text(point.trial.params),
+                "params": params_text(point.trial.params),
                 **{name: _fmt(value) for name, value in zip(goal.names, point.values, strict=True)},
                 "measurements": str(point.measurements),
                 "feasible": "yes",
@@ -358,7 +162,7 @@ def launch_command(trial: Trial) -> str:
     return shlex.join(trial.command)
 
 
-def _params_table(params: dict[str, Any]) -> list[str]:
+def _params_table(params: Mapping[str, Any]) -> list[str]:
     return ["| parameter | value |", "| --- | --- |", *[f"| `{k}` | `{v}` |" for k, v in params.items()]]
 
 
@@ -433,7 +237,7 @@ def best_card(store: Store, run: TuningRun, trial: Trial | None) -> str:
     if trial is None:
         return _no_best_card(run, trials, front)
     rounds = store.rounds(trial.id) if trial.id is not None else []
-    confirmed = _front_confirmation_note(trials, front) if front else confirmation_note(trials, run.maximize)
+    confirmed = front_confirmation_note(trials, front) if front else confirmation_note(trials, run.maximize)
     lines = [
         *_headline(run, trial, front),
         *([f"Confirmation: {confirmed}.", ""] if confirmed else []),

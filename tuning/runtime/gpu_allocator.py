@@ -1,6 +1,6 @@
 """Which GPUs of this machine a trial's engine gets: free ones, never shared with another trial.
 
-Prefect's GPU slots (``tuning/gpu_slots.py``) bound how many GPUs of a class the fleet's trials hold; this picks
+Prefect's GPU slots (``tuning/runtime/gpu_slots.py``) bound how many GPUs of a class the fleet's trials hold; this picks
 the physical GPUs on the worker's machine. A GPU is free when
 
 - NVML shows it idle: no compute process on it and at most ``max_used_mib`` of memory used (busy GPUs are not

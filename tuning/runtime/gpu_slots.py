@@ -4,7 +4,7 @@ Each GPU class of ``infra/pools.yaml`` has a global concurrency limit, ``servetu
 the number of GPUs of that class in the fleet (``servetune pools apply`` creates it; CPU pools share
 ``servetune-cpu``). A trial that needs ``n`` GPUs occupies ``n`` slots for as long as its engine runs, so
 trials queue on Prefect's server rather than on a machine, whichever worker runs them. Which physical GPUs
-of the worker's machine a trial then gets is the allocator's business (``deployers/gpu_allocator.py``).
+of the worker's machine a trial then gets is the allocator's business (``tuning/runtime/gpu_allocator.py``).
 
 The limit must exist: a missing one is an error naming the command that creates it, not a silent pass (Prefect's
 own default is to skip a missing limit, which would let every trial through). A lease that Prefect cannot renew
@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tuning.errors import ServetuneError
 from tuning.runtime.settings import settings
 
 # Names the pool's GPU class in the environment of the flow runs a worker of that pool starts (set by
@@ -30,7 +31,7 @@ CPU_LIMIT = "servetune-cpu"
 LEASE_SECONDS = 120
 
 
-class GpuSlotError(RuntimeError):
+class GpuSlotError(ServetuneError, RuntimeError):
     """The slots cannot be had: the limit is missing, or asks for more slots than the limit has."""
 
 

@@ -1,26 +1,27 @@
 """Work pools per GPU class, declared in a small file (``infra/pools.yaml``) and applied to a Prefect server.
 
 Each pool becomes a Prefect work pool whose base job template is the pool type's default with the file's job
-variables as defaults, plus ``SERVETUNE_GPU_CLASS`` in the environment so a flow run knows which class it runs
-on. Each GPU class (all CPU pools together) becomes a global concurrency limit whose limit is the total of its
-pools' slots: the GPU slots that trials occupy (``tuning/gpu_slots.py``). Applying is idempotent: what already
-matches the file is reported unchanged and left alone. Nothing is deleted: a pool or class removed from the
-file stays on the server until removed there (``prefect work-pool delete``, ``prefect gcl delete``).
+variables as defaults, plus two environment variables for its flow runs: ``SERVETUNE_GPU_CLASS``, so a flow run
+knows which class it runs on, and servetune's loggers in ``PREFECT_LOGGING_EXTRA_LOGGERS``, so their messages
+reach the run's logs. Each GPU class (all CPU pools together) becomes a global concurrency limit whose limit is
+the total of its pools' slots: the GPU slots that trials occupy (``tuning/runtime/gpu_slots.py``). Applying is
+idempotent: what already matches the file is reported unchanged and left alone. Nothing is deleted: a pool or
+class removed from the file stays on the server until removed there (``prefect work-pool delete``,
+``prefect gcl delete``).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
-import sys
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
+from tuning.errors import ServetuneError
 from tuning.runtime.gpu_slots import CPU_CLASS, GPU_CLASS_ENV, limit_name
+from tuning.runtime.run_logs import EXTRA_LOGGERS_ENV, extra_loggers
 from tuning.spec.loading import InvalidFile, describe_validation_error, read_document
 
 DEFAULT_FILE = Path("infra") / "pools.yaml"
@@ -33,7 +34,7 @@ class PoolFileError(InvalidFile):
     kind = "pools file"
 
 
-class PoolApplyError(RuntimeError):
+class PoolApplyError(ServetuneError, RuntimeError):
     """The server holds something the file cannot be applied over (say, a pool of another type)."""
 
 
@@ -134,6 +135,8 @@ class Pool(BaseModel):
         if "env" in properties:
             env = dict(self.job_variables.get("env") or {})
             env[GPU_CLASS_ENV] = self.gpu_class or CPU_CLASS
+            # A worker's flow runs send servetune's log records to their run's logs, besides the file's own.
+            env[EXTRA_LOGGERS_ENV] = extra_loggers(env.get(EXTRA_LOGGERS_ENV))
             properties["env"]["default"] = env
         return template
 
@@ -232,38 +235,3 @@ def apply_pools(path: str | Path = DEFAULT_FILE, client: Any = None) -> list[str
     done = [_apply_pool(client, pool) for pool in pools.pools]
     done += [_apply_limit(client, name, slots) for name, slots in pools.limits().items()]
     return done
-
-
-def cmd_pools_apply(args: argparse.Namespace) -> int:
-    """``servetune pools apply [FILE]``: 0 when applied, 2 for a bad file or no server to apply to, 1 when the
-    server refused."""
-    from prefect.settings import PREFECT_API_URL
-
-    path = getattr(args, "file", None) or DEFAULT_FILE
-    try:
-        load_pools(path)  # a bad file is reported whether or not a server is set
-    except PoolFileError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    if not PREFECT_API_URL.value():
-        print(
-            "servetune: PREFECT_API_URL is not set; point it at the Prefect server your workers use "
-            "(without it the pools would go to a temporary server that vanishes)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        done = apply_pools(path)
-    except PoolApplyError as exc:
-        print(f"servetune: {exc}", file=sys.stderr)
-        return 1
-    except httpx.HTTPError as exc:
-        print(
-            f"servetune: the Prefect server at {PREFECT_API_URL.value()} did not take the pools: {exc}", file=sys.stderr
-        )
-        return 1
-    for line in done:
-        print(line)
-    changed = sum(not line.startswith("unchanged") for line in done)
-    print(f"{path}: {changed} change(s) applied to {PREFECT_API_URL.value()}" if changed else f"{path}: no changes")
-    return 0

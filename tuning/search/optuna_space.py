@@ -12,6 +12,8 @@ was created with, so a run resumed across versions of this encoding asks what it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -24,9 +26,8 @@ def _ordered_values(dimension: Dimension) -> list[int | float] | None:
     values = dimension.values
     if values is None or len(values) < 2:
         return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        return None
-    return sorted(values)  # type: ignore[type-var]
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return sorted(numbers) if len(numbers) == len(values) else None
 
 
 def distribution(name: str, dimension: Dimension, walk_grid: bool) -> BaseDistribution:
@@ -56,7 +57,7 @@ class OptunaSpace:
         """``recorded``: the distributions of an existing study's trials, which take precedence."""
         recorded = recorded or {}
         self.distributions: dict[str, BaseDistribution] = {}
-        self._positions: dict[str, list[int | float]] = {}
+        self._positions: dict[str, Sequence[ParamValue]] = {}
         for name, dimension in search_space.items():
             chosen = recorded.get(name) or distribution(name, dimension, walk_grid)
             ordered = _ordered_values(dimension)
@@ -67,7 +68,7 @@ class OptunaSpace:
     def configuration(self, params: dict[str, ParamValue]) -> Configuration:
         """The configuration a study's parameters stand for."""
         return {
-            name: self._positions[name][int(value)] if name in self._positions else value  # type: ignore[index]
+            name: self._positions[name][int(value)] if name in self._positions else value
             for name, value in params.items()
         }
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import math
 
+from tuning.errors import UserInputError
 from tuning.spec import Configuration, Dimension, TuningSpec
 
 # A grid this large is a mistake in the spec, not a tuning plan.
 MAX_GRID_SIZE = 100_000
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(UserInputError):
     pass
 
 

@@ -52,7 +52,7 @@ class Search:
             storage=storage_url,
             sampler=SAMPLERS[strategy.name](strategy),
             pruner=PRUNERS[strategy.pruner](spec),
-            directions=["maximize" if o.maximize else "minimize" for o in spec.search_objectives],
+            directions=["maximize" if o.maximize else "minimize" for o in spec.objectives],
             load_if_exists=True,
         )
         recorded = next((t.distributions for t in self.study.get_trials(deepcopy=False) if t.distributions), {})

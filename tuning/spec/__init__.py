@@ -1,39 +1,29 @@
 """The spec: the one schema that the CLI, the Prefect run form, the database and the docs derive from."""
 
-from tuning.spec._models import (
-    DEFAULT_SAMPLED_TRIALS,
+from tuning.spec._base import Configuration, ParamValue, StrictModel
+from tuning.spec._benchmark import SCENARIO_PATTERNS, BenchmarkSpec, BenchmarkTask
+from tuning.spec._deployer import DeployerSpec, DockerDeployerSpec, LocalDeployerSpec, OmeDeployerSpec
+from tuning.spec._engine import EngineName, EngineSpec, ModelSpec
+from tuning.spec._objective import (
     LATENCY_METRICS,
-    SCENARIO_PATTERNS,
-    SETTLED_AFTER_REPEATS,
     Aggregate,
-    BenchmarkSpec,
-    BenchmarkTask,
-    Configuration,
-    ConfirmationSpec,
-    DeployerSpec,
-    Dimension,
-    DockerDeployerSpec,
-    EngineName,
-    EngineSpec,
-    HardwareSpec,
-    LocalDeployerSpec,
-    ModelSpec,
     ObjectiveMetric,
     ObjectiveSpec,
-    OmeDeployerSpec,
-    ParamValue,
     PickRule,
-    RegressionBaseline,
-    RegressionSpec,
     SLOMetric,
     SLOSpec,
     Statistic,
+)
+from tuning.spec._search import (
+    DEFAULT_SAMPLED_TRIALS,
+    SETTLED_AFTER_REPEATS,
+    ConfirmationSpec,
+    Dimension,
+    HardwareSpec,
     StrategyName,
     StrategySpec,
-    StrictModel,
-    TimeoutSpec,
-    TuningSpec,
 )
+from tuning.spec._tuning import RegressionBaseline, RegressionSpec, TimeoutSpec, TuningSpec
 
 __all__ = [
     "DEFAULT_SAMPLED_TRIALS",

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from tuning.spec import Dimension, SLOSpec, TuningSpec
+from tuning.spec import Dimension, ObjectiveSpec, SLOSpec, TuningSpec
 
 _INTRO = """# The tuning spec
 
@@ -60,9 +60,7 @@ def _default(field: FieldInfo) -> str:
     value = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
     if isinstance(value, BaseModel):
         return "see below"
-    if isinstance(value, Enum):
-        value = value.value
-    return f"`{json.dumps(value)}`"
+    return f"`{json.dumps(to_jsonable_python(value))}`"
 
 
 def _example(field: FieldInfo) -> str:
@@ -72,7 +70,7 @@ def _example(field: FieldInfo) -> str:
 def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     rows = []
     for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
+        path = f"{prefix}{field.alias or name}"
         nested = _nested(field.annotation) or _nested_items(field.annotation)
         description = field.description or (nested.__doc__ if nested else "") or ""
         description = description.replace("\n", " ").replace("|", "\\|")
@@ -87,7 +85,7 @@ def _table(model: type[BaseModel], prefix: str) -> list[str]:
 
 
 def _variants(annotation: Any) -> list[type[BaseModel]]:
-    """The models of a tagged union such as ``deployer`` (one per ``kind``)."""
+    """The models of a union tagged by ``kind``, such as ``deployer``."""
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
     if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
@@ -95,7 +93,7 @@ def _variants(annotation: Any) -> list[type[BaseModel]]:
     return [
         m
         for m in (_nested(typing.get_args(a)[0] if typing.get_args(a) else a) for a in typing.get_args(annotation))
-        if m
+        if m and "kind" in m.model_fields
     ]
 
 
@@ -117,7 +115,7 @@ def spec_reference() -> str:
         if section is not None:
             lines += [f"## `{name}`", "", (section.__doc__ or "").strip(), "", *_table(section, f"{name}."), ""]
         for variant in _variants(field.annotation):
-            kind = variant.model_fields["kind"].annotation.__args__[0]
+            kind = typing.get_args(variant.model_fields["kind"].annotation)[0]
             heading = f"## `{name}` with `kind: {kind}`"
             lines += [heading, "", (variant.__doc__ or "").strip(), "", *_table(variant, f"{name}."), ""]
     lines += [
@@ -127,6 +125,14 @@ def spec_reference() -> str:
         "The grid strategy walks lists and ranges with a step; a log range is for samplers that draw values.",
         "",
         *_table(Dimension, "search_space.<flag>."),
+        "",
+        "## `objectives[]`",
+        "",
+        (ObjectiveSpec.__doc__ or "").strip()
+        + " A metric's name alone stands for it with the defaults: `ttft` is `{metric: ttft}`. One objective may"
+        " be written `objective: X`, which is `objectives: [X]`.",
+        "",
+        *_table(ObjectiveSpec, "objectives[]."),
         "",
         "## `slos[]`",
         "",

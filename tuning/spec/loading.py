@@ -10,10 +10,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from tuning.errors import UserInputError
 from tuning.spec import TuningSpec
 
 
-class InvalidFile(ValueError):
+class InvalidFile(UserInputError):
     """An input file that cannot be used; ``problems`` holds one line per problem, each naming its field."""
 
     kind = "file"

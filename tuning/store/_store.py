@@ -8,105 +8,25 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Engine, UniqueConstraint, inspect, text
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, create_engine, select
 
+from tuning.errors import NotFound
 from tuning.evaluation.metrics import RoundMetrics
-from tuning.evaluation.outcome import TrialOutcome, TrialState
+from tuning.evaluation.outcome import RunState, TrialOutcome, TrialState
 from tuning.runtime import process_group
 from tuning.runtime.settings import data_dir, settings
 from tuning.spec import TuningSpec
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from tuning.store import migrations
+from tuning.store.tables import BenchmarkRound, RunKind, Trial, TuningRun
+from tuning.store.tables import now as _now
 
 
 def _owner_gone(owner: str | None) -> bool:
     """A trial row with no owner predates owners; otherwise its process must be on this host and gone."""
     return owner is None or process_group.owner_gone(owner)
-
-
-def _timestamp() -> Any:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-
-class RunKind(StrEnum):
-    tune = "tune"  # a search for the best configuration
-    recheck = "recheck"  # the `regression` flow measuring a tuning run's best configuration again
-
-
-class TuningRun(SQLModel, table=True):
-    __tablename__ = "tuning_run"
-
-    id: str = Field(primary_key=True)
-    name: str = Field(index=True)
-    state: str = Field(default="running")
-    engine: str
-    model: str
-    objective: str
-    maximize: bool
-    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    message: str | None = None
-    best_trial: int | None = None
-    kind: str = Field(default=RunKind.tune.value, sa_column_kwargs={"server_default": RunKind.tune.value})
-    prefect_flow_run_id: str | None = None
-    started_at: datetime | None = _timestamp()
-    finished_at: datetime | None = _timestamp()
-
-
-class Trial(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("run_id", "number"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(foreign_key="tuning_run.id", index=True)
-    number: int
-    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    state: str = Field(default=TrialState.running.value)
-    phase: str | None = None
-    feasible: bool | None = None
-    score: float | None = None
-    objective_value: float | None = None
-    penalty: float | None = None
-    violations: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    constraints: list[float] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    error: str | None = None
-    command: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    deploy_seconds: float | None = None
-    ready_seconds: float | None = None
-    benchmark_seconds: float | None = None
-    cleanup_seconds: float | None = None
-    total_seconds: float | None = None
-    log_path: str | None = None
-    log_tail: str | None = None
-    results_dir: str | None = None
-    stopped_early: str | None = None
-    saved_seconds: float | None = None
-    confirms: int | None = Field(default=None, description="For a confirmation run: the trial it measures again")
-    objective_scores: list[float] | None = Field(
-        default=None,
-        sa_column=Column(JSON, nullable=True),
-        description="Per objective of a multi-objective run (spec order), after soft penalties",
-    )
-    on_front: bool | None = Field(default=None, description="Whether the run's Pareto front holds this trial")
-    owner: str | None = Field(default=None, description="host/pid of the process that ran the trial")
-    started_at: datetime | None = _timestamp()
-    finished_at: datetime | None = _timestamp()
-    # The engine's own lifetime, inside the trial's: trials sharing GPUs (or a CPU slot) never overlap in it.
-    engine_started_at: datetime | None = _timestamp()
-    engine_stopped_at: datetime | None = _timestamp()
-
-
-class BenchmarkRound(RoundMetrics, table=True):
-    __tablename__ = "benchmark_round"
-
-    id: int | None = Field(default=None, primary_key=True)
-    trial_id: int = Field(foreign_key="trial.id", index=True)
 
 
 def database_url() -> str:
@@ -119,39 +39,13 @@ def database_url() -> str:
 
 @functools.cache
 def _engine(url: str) -> Engine:
+    """One engine per database per process; its tables are brought to the newest schema when first opened."""
     engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    migrations.upgrade(engine)
     return engine
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Give a database made by an older servetune the columns added since: create_all only makes new tables.
-
-    A new column is nullable or has a server default, so the rows already stored stay valid.
-    """
-    inspector = inspect(engine)
-    for table in SQLModel.metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(dialect=engine.dialect)}"
-            if column.server_default is not None:
-                default = str(column.server_default.arg).replace("'", "''")
-                ddl += f" NOT NULL DEFAULT '{default}'"
-            try:
-                with engine.begin() as connection:
-                    connection.execute(text(ddl))
-            except DBAPIError:
-                # Another process opening the same database may have added it first.
-                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
-                    raise
-
-
-class RunNotFound(LookupError):
+class RunNotFound(NotFound):
     pass
 
 
@@ -199,14 +93,14 @@ class Store:
                 .order_by(col(TuningRun.started_at).desc())
             )
             latest = session.exec(query).first()
-        return latest if latest is not None and latest.state != "completed" else None
+        return latest if latest is not None and latest.state != RunState.completed else None
 
     def reopen_run(self, run_id: str, prefect_flow_run_id: str | None) -> TuningRun:
         with Session(self.engine) as session:
             run = session.get(TuningRun, run_id)
             if run is None:
                 raise RunNotFound(run_id)
-            run.state, run.message, run.finished_at = "running", None, None
+            run.state, run.message, run.finished_at = RunState.running.value, None, None
             run.prefect_flow_run_id = prefect_flow_run_id or run.prefect_flow_run_id
             session.add(run)
             session.commit()
@@ -259,12 +153,13 @@ class Store:
             trial.penalty = score.penalty if score else None
             trial.violations = [v.model_dump() for v in score.violations] if score else []
             trial.constraints = score.constraints if score else []
-            trial.objective_scores = score.values if score and score.values else None
+            trial.objective_scores = score.objective_scores if score and score.objective_scores else None
             for phase in ("deploy", "ready", "benchmark", "cleanup", "total"):
                 setattr(trial, f"{phase}_seconds", outcome.timings.get(phase))
             trial.finished_at = _now()
             session.add(trial)
             session.flush()
+            assert trial.id is not None, "the flush gave the trial its id"
             for old in session.exec(select(BenchmarkRound).where(BenchmarkRound.trial_id == trial.id)):
                 session.delete(old)
             for round_ in rounds:

@@ -315,7 +315,7 @@ def test_a_ready_engine_passes_wait_ready_and_teardown_stops_it_and_saves_its_ou
     assert "Application startup complete." in deployer.logs(deployment)
     assert deployer.teardown(deployment) is True
 
-    assert standin.find(deployment.handle["container"]) is None
+    assert standin.find(deployment.handle.container) is None
     assert not deployer.is_running(deployment)
     saved = Path(deployment.log_path).read_text()
     assert "Application startup complete." in saved and "Shutting down" in saved
@@ -332,7 +332,7 @@ def test_an_engine_that_exits_at_once_fails_wait_ready_with_its_output_and_is_re
     assert "ERROR CUDA out of memory: tried to allocate 2.00 GiB" in str(failure.value)
     assert "INFO starting the API server" in str(failure.value)
     assert deployer.teardown(deployment) is False  # it had already stopped
-    assert standin.find(deployment.handle["container"]) is None
+    assert standin.find(deployment.handle.container) is None
     assert not standin.calls("POST", r"/containers/.*/stop")
     saved = Path(deployment.log_path).read_text().splitlines()
     assert saved == ["INFO starting the API server", "ERROR CUDA out of memory: tried to allocate 2.00 GiB"]
@@ -352,7 +352,7 @@ def test_an_engine_that_never_gets_ready_times_out_and_is_stopped_then_removed(s
     assert stop.query["t"] == "7"  # deployer.stop_grace
     (remove,) = standin.calls("DELETE", r"/containers/.*")
     assert remove.query["force"] == "True"
-    assert standin.find(deployment.handle["container"]) is None
+    assert standin.find(deployment.handle.container) is None
     assert "INFO Shutting down" in Path(deployment.log_path).read_text()
 
 
@@ -381,7 +381,7 @@ def test_a_container_that_will_not_stop_is_still_removed_with_its_output_saved(
     monkeypatch.setattr(standin, "_handle", stop_fails)
 
     assert deployer.teardown(deployment) is True
-    assert standin.find(deployment.handle["container"]) is None
+    assert standin.find(deployment.handle.container) is None
     assert "INFO starting the API server" in Path(deployment.log_path).read_text()
 
 
@@ -423,7 +423,7 @@ def test_sweep_of_a_run_removes_its_orphans_and_with_live_owners_all_of_its_cont
 
     assert deployer.sweep("run1") == ["servetune/run1/trial-0"]  # its own engines are still this process's
     assert orphan not in standin.containers
-    assert {first.handle["container"], second.handle["container"]} <= set(standin.containers)
+    assert {first.handle.container, second.handle.container} <= set(standin.containers)
 
     removed = deployer.sweep("run1", include_live_owners=True)
 
@@ -526,7 +526,7 @@ def test_docker_host_from_the_spec_is_the_daemon_used(standin, tmp_path, model_d
     deployment = deploy(deployer, tmp_path)
 
     assert standin.calls("GET", "/version")  # the SDK negotiated its API version with this daemon
-    assert standin.find(deployment.handle["container"]) is not None
+    assert standin.find(deployment.handle.container) is not None
     assert deployment.command[:3] == ["docker", "--host", standin.url]
     deployer.teardown(deployment)
 

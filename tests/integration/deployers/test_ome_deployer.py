@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,18 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from deployers import DeployError, EngineExited, ReadyTimeout, TransientDeployError
-from deployers import _ome as ome
-from deployers._ome import MAX_NAME, OmeDeployer, PortForwardRelay, resource_name, yaml_value
+from deployers import DeployError, EngineExited, ReadyTimeout, TransientDeployError, _live_engines
+from deployers._ome import (
+    MAX_NAME,
+    OmeDeployer,
+    OmeHandle,
+    PortForwardRelay,
+    label_value,
+    resource_name,
+    yaml_value,
+)
 from deployers._readiness import probe
+from tests.support.http_standin import StandInHandler
 from tests.support.kube_standin import CRD_DIR, KubeStandIn, closed_schema, crd_schema, schema_errors
 from tests.support.paths import REPO
 from tuning.search.space import configurations
@@ -96,16 +104,7 @@ class FakeEngine:
         self.paths: list[str] = []
         engine = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(StandInHandler):
             def _answer(self, code: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(code)
@@ -150,10 +149,12 @@ def engine() -> Iterator[FakeEngine]:
 @pytest.fixture(autouse=True)
 def _no_leftovers() -> Iterator[None]:
     yield
-    for relay in list(ome._RELAYS.values()):
-        relay.close()
-    ome._RELAYS.clear()
-    ome._CREATED.clear()
+    for key in _live_engines.registered():
+        # This process's relays are closed; the services lived in a stand-in that is gone by now.
+        if key.startswith("ome-relay/"):
+            _live_engines.stop(key)
+        else:
+            _live_engines.unregister(key)
 
 
 def deployer_on(standin: KubeStandIn, **settings: Any) -> OmeDeployer:
@@ -358,7 +359,7 @@ def test_deploy_sends_the_rendered_manifest(standin: KubeStandIn, tmp_path: Path
     create = next(r for r in standin.requests if r[0] == "POST")
     assert create[1] == f"/apis/ome.io/v1beta1/namespaces/{NS}/inferenceservices"
     assert create[2]["fieldValidation"] == ["Strict"]
-    assert deployment.handle == {"namespace": NS, "name": standin.created[0]["metadata"]["name"]}
+    assert deployment.handle == OmeHandle(namespace=NS, name=standin.created[0]["metadata"]["name"])
     assert deployment.command == deployer.preview_command(params)
     assert deployment.gpus == 2
     assert deployment.log_path == str(tmp_path / "trial-0" / "engine.log")
@@ -444,7 +445,7 @@ def test_a_crashing_engine_fails_fast_with_its_log_and_is_removed(standin: KubeS
     assert "unrecognized arguments: --bogus-flag" in (tmp_path / "trial-4" / "engine.log").read_text()
     assert "--bogus-flag" in deployer.logs(deployment, 10)
     assert standin.services == {}
-    assert standin.pods_of(NS, deployment.handle["name"]) == []
+    assert standin.pods_of(NS, deployment.handle.name) == []
 
 
 def test_a_failed_pod_is_an_engine_exit(standin: KubeStandIn, tmp_path: Path) -> None:
@@ -485,12 +486,12 @@ def test_teardown_deletes_and_waits_for_the_pods_to_go(
     deployer = deployer_on(standin)
     deployment = deployer.deploy("run1", 0, {}, tmp_path)
     deployer.wait_ready(deployment, timeout=30)
-    assert standin.pods_of(NS, deployment.handle["name"])
+    assert standin.pods_of(NS, deployment.handle.name)
     assert deployer.teardown(deployment) is True
     deleted_at = next(i for i, r in enumerate(standin.requests) if r[0] == "DELETE")
     pod_lists = [r for r in standin.requests[deleted_at:] if r[1] == f"/api/v1/namespaces/{NS}/pods"]
     assert len(pod_lists) >= 4, "teardown polled until the lingering pods were gone"
-    assert standin.pods_of(NS, deployment.handle["name"]) == []
+    assert standin.pods_of(NS, deployment.handle.name) == []
     assert standin.services == {}
 
 
@@ -516,7 +517,7 @@ def test_teardown_never_raises_on_api_errors(standin: KubeStandIn, tmp_path: Pat
     deployment = deployer.deploy("run1", 0, {}, tmp_path)
     standin.fail_next("DELETE", "inferenceservices", 503, "etcd is busy")
     assert deployer.teardown(deployment) is False
-    assert deployer.sweep("run1", include_live_owners=True) == [f"{NS}/{deployment.handle['name']}"]
+    assert deployer.sweep("run1", include_live_owners=True) == [f"{NS}/{deployment.handle.name}"]
 
 
 def test_sweep_of_a_run_removes_only_that_runs_services(standin: KubeStandIn, tmp_path: Path) -> None:
@@ -525,8 +526,8 @@ def test_sweep_of_a_run_removes_only_that_runs_services(standin: KubeStandIn, tm
     other = deployer.deploy("runb", 0, {}, tmp_path / "b0")
     assert deployer.sweep("runa") == [], "their owner (this process) is alive"
     removed = deployer.sweep("runa", include_live_owners=True)
-    assert sorted(removed) == sorted(f"{NS}/{d.handle['name']}" for d in mine)
-    assert list(standin.services) == [(NS, other.handle["name"])]
+    assert sorted(removed) == sorted(f"{NS}/{d.handle.name}" for d in mine)
+    assert list(standin.services) == [(NS, other.handle.name)]
     assert deployer.sweep("runa", include_live_owners=True) == []
     list_calls = [r for r in standin.requests if r[0] == "GET" and r[1].endswith("/inferenceservices")]
     assert list_calls[-1][2]["labelSelector"] == ["servetune.run=runa"]
@@ -539,23 +540,43 @@ def test_sweep_removes_the_orphans_of_this_machine(standin: KubeStandIn, tmp_pat
     dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     api = k8s.CustomObjectsApi(standin.api_client())
 
-    def leftover(run_id: str, **labels: str) -> str:
+    def leftover(run_id: str, owner: str) -> str:
         body = deployer.manifest(run_id, 0, {})
-        body["metadata"]["labels"].update(labels)
+        body["metadata"]["labels"]["servetune.owner"] = label_value(owner)
+        body["metadata"]["annotations"]["servetune.owner"] = owner
         api.create_namespaced_custom_object("ome.io", "v1beta1", NS, "inferenceservices", body)
         return body["metadata"]["name"]
 
-    dead = {"servetune.owner-pid": dead_pid.stdout.strip()}
-    orphan = leftover("crashed", **dead)
-    orphan_of_other_run = leftover("crashed2", **dead)
-    elsewhere = leftover("remote", **{"servetune.owner-host": "another-machine", "servetune.owner-pid": "1"})
+    dead = f"{socket.gethostname()}/{dead_pid.stdout.strip()}"
+    orphan = leftover("crashed", dead)
+    orphan_of_other_run = leftover("crashed2", dead)
+    elsewhere = leftover("remote", "another-machine/1")
     assert deployer.sweep("crashed") == [f"{NS}/{orphan}"]
     assert deployer.sweep() == [f"{NS}/{orphan_of_other_run}"]
-    assert set(standin.services) == {(NS, live.handle["name"]), (NS, elsewhere)}
-    assert sorted(deployer.sweep(include_live_owners=True)) == sorted(
-        [f"{NS}/{live.handle['name']}", f"{NS}/{elsewhere}"]
-    )
+    assert set(standin.services) == {(NS, live.handle.name), (NS, elsewhere)}
+    assert sorted(deployer.sweep(include_live_owners=True)) == sorted([f"{NS}/{live.handle.name}", f"{NS}/{elsewhere}"])
     assert standin.services == {}
+
+
+def test_sweep_removes_the_orphans_left_by_the_previous_release(standin: KubeStandIn, tmp_path: Path) -> None:
+    deployer = deployer_on(standin)
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    api = k8s.CustomObjectsApi(standin.api_client())
+
+    def leftover(run_id: str, host: str, pid: str) -> str:
+        # The previous release labelled the owner's host and PID apart, with no owner annotation.
+        body = deployer.manifest(run_id, 0, {})
+        del body["metadata"]["labels"]["servetune.owner"], body["metadata"]["annotations"]["servetune.owner"]
+        body["metadata"]["labels"] |= {"servetune.owner-host": label_value(host), "servetune.owner-pid": pid}
+        api.create_namespaced_custom_object("ome.io", "v1beta1", NS, "inferenceservices", body)
+        return body["metadata"]["name"]
+
+    orphan = leftover("crashed", socket.gethostname(), dead_pid.stdout.strip())
+    elsewhere = leftover("remote", "another-machine", "1")
+    alive = leftover("alive", socket.gethostname(), str(os.getpid()))
+    assert deployer.sweep() == [f"{NS}/{orphan}"]
+    assert set(standin.services) == {(NS, elsewhere), (NS, alive)}
+    deployer.sweep(include_live_owners=True)
 
 
 def test_endpoint_is_the_service_in_the_cluster(
@@ -563,9 +584,9 @@ def test_endpoint_is_the_service_in_the_cluster(
 ) -> None:
     inside = deployer_on(standin, in_cluster=True, service_port=8080)
     deployment = inside.deploy("run1", 0, {}, tmp_path)
-    name = deployment.handle["name"]
+    name = deployment.handle.name
     assert deployment.endpoint == f"http://{name}.{NS}.svc:8080"
-    assert ome._RELAYS == {}, "no port-forward inside the cluster"
+    assert inside._relays == {}, "no port-forward inside the cluster"
     inside.teardown(deployment)
 
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
@@ -574,9 +595,9 @@ def test_endpoint_is_the_service_in_the_cluster(
     outside = deployer_on(standin, in_cluster=None)
     assert outside.in_cluster is False
     deployment = outside.deploy("run1", 1, {}, tmp_path)
-    assert deployment.endpoint == ome._RELAYS[(NS, deployment.handle["name"])].url
+    assert deployment.endpoint == outside._relays[(NS, deployment.handle.name)].url
     outside.teardown(deployment)
-    assert ome._RELAYS == {}
+    assert outside._relays == {}
 
 
 def test_api_errors_name_their_cause(standin: KubeStandIn, tmp_path: Path) -> None:
@@ -757,7 +778,7 @@ def test_the_kubeconfig_and_context_of_the_spec_are_used(standin: KubeStandIn, t
     )
     deployer = OmeDeployer(make_spec(kubeconfig=str(kubeconfig), context="tuning"))
     deployment = deployer.deploy("run1", 0, {}, tmp_path / "trial")
-    assert list(standin.services) == [(NS, deployment.handle["name"])]
+    assert list(standin.services) == [(NS, deployment.handle.name)]
     assert deployer.teardown(deployment) is True
 
 

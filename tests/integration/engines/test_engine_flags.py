@@ -269,7 +269,7 @@ def test_a_missing_interpreter_leaves_the_flags_unchecked_with_a_note(tmp_path, 
     spec = make_spec("sglang", str(tmp_path / "no-env" / "bin" / "python"), space={"mem-fraction-statc": [0.8]})
 
     found, flags, note = flag_problems(spec)
-    with caplog.at_level(logging.WARNING, logger="servetune.flags"):
+    with caplog.at_level(logging.WARNING, logger="deployers.engines._flags"):
         check_engine_flags(spec)
 
     assert found == [] and flags is None

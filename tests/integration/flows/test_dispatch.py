@@ -11,6 +11,7 @@ import pytest
 
 from deployers.validity import gpus_available, rejection
 from flows.dispatch import PoolNotReady, TrialRuns
+from tests.support.factories import make_spec
 from tuning.evaluation.outcome import TrialState
 from tuning.search.study import Search
 from tuning.spec import TuningSpec
@@ -18,8 +19,7 @@ from tuning.store import Store
 
 
 def _spec(**sections: object) -> TuningSpec:
-    data = {"name": "dispatch-test", "model": {"path": "/models/m"}, **sections}
-    return TuningSpec.model_validate(data)
+    return make_spec("dispatch-test", **({"search_space": {}} | sections))
 
 
 def test_a_configuration_needing_more_gpus_than_a_machine_has_is_rejected_with_the_count() -> None:

@@ -14,6 +14,7 @@ import sqlalchemy
 from sqlmodel import SQLModel
 
 from flows import NothingToRecheck, regression
+from tests.support.factories import make_spec, round_metrics
 from tuning.cli import main
 from tuning.errors import ExitCode
 from tuning.evaluation.metrics import RoundMetrics
@@ -36,33 +37,11 @@ def _restore_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _spec(name: str = "nightly", objective: str = "output_throughput", **regression: Any) -> TuningSpec:
-    return TuningSpec.model_validate(
-        {
-            "name": name,
-            "model": {"path": "/models/tiny"},
-            "search_space": {"max-num-seqs": [2, 4, 8]},
-            "objective": objective,
-            "regression": regression,
-        }
-    )
+    return make_spec(name, model={"path": "/models/tiny"}, objective=objective, regression=regression)
 
 
 def _round(throughput: float) -> RoundMetrics:
-    latency = {f"{m}_{s}": 0.1 for m in ("ttft", "tpot", "e2e_latency") for s in ("mean", "p50", "p90", "p99")}
-    return RoundMetrics(
-        scenario="D(40,16)",
-        concurrency=2,
-        **latency,
-        input_throughput=throughput,
-        output_throughput=throughput,
-        total_throughput=2 * throughput,
-        requests_per_second=1.0,
-        error_rate=0.0,
-        num_completed=6,
-        num_failed=0,
-        duration=5.0,
-        source_file="D40_16_c2.json",
-    )
+    return round_metrics("D(40,16)", concurrency=2, throughput=throughput, num_completed=6)
 
 
 def _measure(

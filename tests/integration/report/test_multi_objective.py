@@ -6,17 +6,21 @@ Trials are recorded through the real scoring and store on SQLite and PostgreSQL;
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from optuna.study import StudyDirection
 from optuna.trial import TrialState as OptunaTrialState
 from pydantic import ValidationError
 
+from tests.support.factories import make_spec, round_metrics
 from tuning.cli import main
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import Phase, TrialOutcome, TrialState
 from tuning.evaluation.pareto import Goal, pareto_front
+from tuning.evaluation.ranking import conclude, leaders, nearest_miss
 from tuning.evaluation.scoring import score
-from tuning.report.leaderboard import best_card, conclude, leaderboard_rows, leaders, nearest_miss, pareto_rows
+from tuning.report.leaderboard import best_card, leaderboard_rows, pareto_rows
 from tuning.search.study import Reporter, Search, study_name
 from tuning.spec import ObjectiveSpec, SLOSpec, TuningSpec
 from tuning.store import Store, Trial, TuningRun
@@ -24,28 +28,12 @@ from tuning.store import Store, Trial, TuningRun
 TWO = ["output_throughput", {"metric": "ttft", "statistic": "p90"}]
 
 
-def _spec(**fields: object) -> TuningSpec:
-    return TuningSpec.model_validate(
-        {"name": "pareto-test", "model": {"path": "/models/m"}, "search_space": {"max-num-seqs": [1, 2, 4, 8]}} | fields
-    )
+def _spec(**fields: Any) -> TuningSpec:
+    return make_spec("pareto-test", **({"search_space": {"max-num-seqs": [1, 2, 4, 8]}} | fields))
 
 
 def _round(concurrency: int = 4, throughput: float = 100.0, ttft: float = 0.2, errors: float = 0.0) -> RoundMetrics:
-    latency = {f"{m}_{s}": 0.1 for m in ("ttft", "tpot", "e2e_latency") for s in ("mean", "p50", "p90", "p99")}
-    return RoundMetrics(
-        scenario="D(100,100)",
-        concurrency=concurrency,
-        **(latency | {"ttft_p90": ttft}),
-        input_throughput=throughput,
-        output_throughput=throughput,
-        total_throughput=2 * throughput,
-        requests_per_second=1.0,
-        error_rate=errors,
-        num_completed=10,
-        num_failed=0,
-        duration=5.0,
-        source_file=f"D100_100_c{concurrency}.json",
-    )
+    return round_metrics(concurrency=concurrency, throughput=throughput, ttft_p90=ttft, error_rate=errors)
 
 
 def _record(
@@ -60,7 +48,7 @@ def _record(
     """A trial as the trial flow records it: scored by the real scoring against the spec."""
     params = {"max-num-seqs": number if confirms is None else confirms}
     store.start_trial(run.id, number, params, confirms)
-    result = score(rounds, spec.objective, spec.slos, 1, objectives=spec.objectives)
+    result = score(rounds, spec.objectives, spec.slos, 1, ranks=spec.objective)
     outcome = TrialOutcome(
         number=number, params=params, state=TrialState.succeeded, score=result, stopped_early=stopped_early
     )
@@ -73,7 +61,6 @@ def _record(
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"objectives": ["output_throughput"]}, "objectives lists one objective (output_throughput); give two or more"),
         (
             {"objectives": TWO, "pick": {"best": "tpot_p90"}},
             "pick.best: 'tpot_p90' is not one of the objectives: output_throughput, ttft_p90",
@@ -104,20 +91,32 @@ def test_bad_objective_settings_are_refused_naming_the_field_and_the_value(field
 def test_with_several_objectives_the_picked_one_is_the_runs_single_objective_and_the_spec_round_trips() -> None:
     spec = _spec(objectives=TWO, pick={"best": "ttft_p90", "limits": {"output_throughput": 50}})
     assert spec.objective == ObjectiveSpec(metric="ttft", statistic="p90")
-    assert [o.name for o in spec.search_objectives] == ["output_throughput", "ttft_p90"]
-    assert spec.pick.describe(spec.search_objectives) == "best ttft_p90 with output_throughput >= 50"
+    assert [o.name for o in spec.objectives] == ["output_throughput", "ttft_p90"]
+    assert spec.pick.describe(spec.objectives) == "best ttft_p90 with output_throughput >= 50"
     assert TuningSpec.model_validate(spec.model_dump(mode="json")) == spec
 
 
 def test_a_single_objective_spec_searches_that_one_objective() -> None:
     spec = _spec(objective="ttft")
-    assert spec.search_objectives == [spec.objective] and spec.objectives == []
+    assert spec.objectives == [spec.objective] == [ObjectiveSpec(metric="ttft")]
+    assert spec == _spec(objectives=["ttft"])  # `objective: X` is `objectives: [X]`
+    assert TuningSpec.model_validate(spec.model_dump(mode="json")) == spec
+
+
+def test_a_spec_stored_by_an_earlier_release_still_loads() -> None:
+    """Stored specs of earlier releases have both keys: the single `objective`, and `objectives` (empty unless
+    there were several, the single one then being the one the pick rule names)."""
+    single = _spec(objective="ttft").model_dump(mode="json") | {"objective": {"metric": "ttft"}, "objectives": []}
+    assert TuningSpec.model_validate(single).objectives == [ObjectiveSpec(metric="ttft")]
+    several = _spec(objectives=TWO, pick={"best": "ttft_p90"})
+    stored = several.model_dump(mode="json") | {"objective": {"metric": "ttft", "statistic": "p90"}}
+    assert TuningSpec.model_validate(stored) == several
 
 
 def test_each_objective_is_scored_in_its_own_direction_and_a_soft_penalty_worsens_every_one() -> None:
     spec = _spec(objectives=TWO, slos=[{"metric": "e2e_latency", "max": 0.05, "hard": False}])  # e2e 0.1: +100%
-    result = score([_round(throughput=100.0, ttft=0.2)], spec.objective, spec.slos, objectives=spec.objectives)
-    assert result.values == pytest.approx([50.0, 0.4])  # throughput halved, latency doubled
+    result = score([_round(throughput=100.0, ttft=0.2)], spec.objectives, spec.slos, ranks=spec.objective)
+    assert result.objective_scores == pytest.approx([50.0, 0.4])  # throughput halved, latency doubled
 
 
 # --- the search --------------------------------------------------------------------------------------------
@@ -181,7 +180,7 @@ def test_the_stored_front_agrees_with_optunas_own_constrained_front(database_url
         # Throughput rises with batch size but flattens; TTFT rises with it, and past ~48 breaks the SLO.
         rounds = [_round(throughput=100.0 * seqs**0.5 + (seqs % 3) * 7, ttft=0.02 * seqs + 0.05 * (seqs % 2))]
         store.start_trial(run.id, number, params)
-        result = score(rounds, spec.objective, spec.slos, 1, objectives=spec.objectives)
+        result = score(rounds, spec.objectives, spec.slos, 1, ranks=spec.objective)
         store.finish_trial(
             run.id, TrialOutcome(number=number, params=params, state=TrialState.succeeded, score=result), rounds
         )
@@ -380,7 +379,7 @@ def test_the_leaderboard_says_why_each_trial_did_not_count(database_url: str) ->
             number=2,
             params={"max-num-seqs": 2},
             state=TrialState.pruned,
-            score=score([_round(1, throughput=10.0)], spec.objective, spec.slos),
+            score=score([_round(1, throughput=10.0)], spec.objectives, spec.slos),
             stopped_early="pruned at concurrency 1: score so far 10 is below earlier trials'",
         ),
         [_round(1, throughput=10.0)],
@@ -421,3 +420,74 @@ def test_the_leaderboard_says_why_each_trial_did_not_count(database_url: str) ->
         "rejected: tensor x data parallel is 4 GPUs, 1 available",
     )
     assert rows["7"]["note"] == "confirms trial 0; infeasible: ttft p90 <= 0.5s at D(100,100) x1: 0.9 > 0.5"
+
+
+# --- one best, named the same everywhere -------------------------------------------------------------------
+
+# (output_throughput, ttft_p90) per trial: trial 2 has the most throughput, the first objective, but its TTFT is
+# outside the pick rule's limit; the rule picks trial 1.
+MEASURED = [(100.0, 0.2), (150.0, 0.4), (300.0, 0.9), (120.0, 0.45)]
+
+
+def test_a_multi_objective_run_whose_pick_limits_exclude_the_top_scorer_names_the_same_trial_everywhere(
+    database_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    import flows
+    from tuning.evaluation.outcome import RunState
+    from tuning.report.history import target_history
+
+    fields = {"objectives": TWO, "pick": {"limits": {"ttft_p90": 0.5}}}
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(
+        "name: one-best\nmodel: {path: /models/m}\nsearch_space: {max-num-seqs: [0, 1, 2, 3]}\n"
+        "objectives: [output_throughput, {metric: ttft, statistic: p90}]\npick: {limits: {ttft_p90: 0.5}}\n"
+    )
+    store = Store(database_url)
+    concluded: list[int | None] = []
+
+    def tune_flow(spec: TuningSpec, fresh: bool = False) -> flows.TuneSummary:
+        """The tune flow's ending without an engine: trials recorded through the real scoring and store, the
+        run's best decided by the one conclusion and stored."""
+        assert (spec.objectives, spec.pick) == (_spec(**fields).objectives, _spec(**fields).pick)
+        run = store.start_run(spec)
+        for number, (throughput, ttft) in enumerate(MEASURED):
+            _record(store, run, spec, number, [_round(throughput=throughput, ttft=ttft)])
+        conclusion = conclude(store.trials(run.id), Goal.of_spec(spec))
+        best = conclusion.best.number if conclusion.best else None
+        concluded.append(best)
+        store.mark_front(run.id, conclusion.front.numbers)
+        store.finish_run(run.id, RunState.completed, conclusion.message, best)
+        return flows.TuneSummary(
+            run_id=run.id, trials=4, succeeded=4, best_trial=best, best_score=None, message=conclusion.message
+        )
+
+    monkeypatch.setenv("SERVETUNE_DATABASE_URL", database_url)
+    monkeypatch.setattr(flows, "tune", tune_flow)
+    monkeypatch.setattr("tuning.cli._tune._start_prefect_server_shielded_from_ctrl_c", lambda: "nowhere")
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # cmd_tune's SIGTERM handler, not for pytest
+
+    assert main(["tune", str(spec_file)]) == 0  # the exit code: a configuration was picked
+    tuned = capsys.readouterr().out
+    run = store.runs(1)[0]
+    trials = store.trials(run.id)
+    top_scorer = max(trials, key=lambda t: t.score or 0.0)
+    assert top_scorer.number == 2 and top_scorer.feasible  # what a one-number ranking would call best
+
+    assert concluded == [1]  # the flows' conclusion
+    assert run.best_trial == 1  # stored
+    assert "# Picked configuration of `one-best`: trial 1" in tuned  # `servetune tune`
+    assert main(["show", run.id]) == 0
+    shown = capsys.readouterr().out
+    assert "# Picked configuration of `one-best`: trial 1" in shown  # `servetune show`
+    assert "picked trial 1 from a Pareto front" in shown
+    best = next(t for t in trials if t.number == run.best_trial)
+    assert "trial 1" in best_card(store, run, best).splitlines()[0]  # the best-configuration artifact
+    starred = [r["trial"] for r in leaderboard_rows(store, run) if r["trial"].endswith("*")]
+    assert starred == ["1 *"]  # the leaderboard artifact
+    assert [r["trial"] for r in pareto_rows(store, run) if r["trial"].endswith("*")] == ["1 *"]
+    assert target_history(store, "one-best")[-1].trial == 1  # `servetune history`
+    assert main(["history", "one-best"]) == 0
+    history = capsys.readouterr().out
+    assert "max-num-seqs=1" in history and "max-num-seqs=2" not in history

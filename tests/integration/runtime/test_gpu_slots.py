@@ -1,4 +1,4 @@
-"""GPU slots (tuning/gpu_slots.py) against a real Prefect server: its global concurrency limits keep the count.
+"""GPU slots (tuning/runtime/gpu_slots.py) against a real Prefect server: its global concurrency limits keep the count.
 
 To make the chance of overlap certain rather than likely, a trial holding the only slot stays inside until the
 server has refused another trial's request while it held it. The refusals are counted by wrapping the Prefect

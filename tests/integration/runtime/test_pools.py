@@ -1,8 +1,7 @@
-"""Work pools and GPU slot limits from a pools file (tuning/pools.py), applied to a real Prefect server."""
+"""Work pools and GPU slot limits from a pools file (tuning/runtime/pools.py), applied to a real Prefect server."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import socket
 import uuid
@@ -17,7 +16,8 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from prefect.workers.process import ProcessJobConfiguration
 
 from tests.support.paths import REPO
-from tuning.runtime.pools import PoolApplyError, PoolFileError, apply_pools, cmd_pools_apply, load_pools
+from tuning.cli import main
+from tuning.runtime.pools import PoolApplyError, PoolFileError, apply_pools, load_pools
 
 
 def fleet(tag: str, h100_slots: int = 8, home: str = "/var/lib/servetune") -> dict:
@@ -109,33 +109,33 @@ def test_a_pool_of_another_type_on_the_server_is_reported_not_overwritten(
         assert client.read_work_pool(f"cpu-{tag}").type == "docker"
 
 
-def test_cmd_pools_apply_prints_what_it_did(
+def test_pools_apply_prints_what_it_did(
     prefect_server: None, tmp_path: Path, tag: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, fleet(tag))
-    assert cmd_pools_apply(argparse.Namespace(file=str(path))) == 0
+    assert main(["pools", "apply", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"created work pool cpu-{tag}" in out and "change(s) applied" in out
-    assert cmd_pools_apply(argparse.Namespace(file=str(path))) == 0
+    assert main(["pools", "apply", str(path)]) == 0
     assert capsys.readouterr().out.endswith(f"{path}: no changes\n")
 
 
-def test_cmd_pools_apply_refuses_to_apply_to_a_temporary_server(
+def test_pools_apply_refuses_to_apply_to_a_temporary_server(
     tmp_path: Path, tag: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with temporary_settings(updates={PREFECT_API_URL: None}):
-        assert cmd_pools_apply(argparse.Namespace(file=str(write(tmp_path, fleet(tag))))) == 2
+        assert main(["pools", "apply", str(write(tmp_path, fleet(tag)))]) == 2
     assert "PREFECT_API_URL is not set" in capsys.readouterr().err
 
 
-def test_cmd_pools_apply_says_when_the_server_cannot_be_reached(
+def test_pools_apply_says_when_the_server_cannot_be_reached(
     tmp_path: Path, tag: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
     with temporary_settings(updates={PREFECT_API_URL: url}):
-        assert cmd_pools_apply(argparse.Namespace(file=str(write(tmp_path, fleet(tag))))) == 1
+        assert main(["pools", "apply", str(write(tmp_path, fleet(tag)))]) == 1
     assert f"the Prefect server at {url} did not take the pools" in capsys.readouterr().err
 
 
@@ -188,7 +188,7 @@ def test_a_bad_file_is_refused_naming_the_field(
     with pytest.raises(PoolFileError) as error:
         apply_pools(path)
     assert any(line.startswith(problem) for line in error.value.problems), error.value.problems
-    assert cmd_pools_apply(argparse.Namespace(file=str(path))) == 2
+    assert main(["pools", "apply", str(path)]) == 2
     assert problem in capsys.readouterr().err
     with get_client(sync_client=True) as client:  # nothing of a refused file reaches the server
         assert not [p for p in client.read_work_pools() if p.name.endswith(tag)]

@@ -6,15 +6,14 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from tests.support.factories import make_spec
 from tuning.search.optuna_space import OptunaSpace
 from tuning.search.study import Search
 from tuning.spec import TuningSpec
 
 
 def _spec(strategy: dict, space: dict) -> TuningSpec:
-    return TuningSpec.model_validate(
-        {"name": "space-test", "model": {"path": "/models/m"}, "search_space": space, "strategy": strategy}
-    )
+    return make_spec("space-test", search_space=space, strategy=strategy)
 
 
 def test_a_list_of_numbers_reaches_the_sampler_as_ordered_positions_and_comes_back_as_values() -> None:

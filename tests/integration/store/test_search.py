@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy
-from optuna.trial import TrialState
+from optuna.trial import TrialState as OptunaTrialState
 
+from tests.support.factories import make_spec
 from tuning.search.study import CONSTRAINTS_ATTR, Search
 from tuning.spec import TuningSpec
 
 
 def _spec(strategy: dict, space: dict) -> TuningSpec:
-    return TuningSpec.model_validate(
-        {"name": "search-test", "model": {"path": "/models/m"}, "search_space": space, "strategy": strategy}
-    )
+    return make_spec("search-test", search_space=space, strategy=strategy)
 
 
 def _drain(search: Search, value_of=lambda params: 1.0) -> list[dict]:
@@ -74,7 +73,7 @@ def test_a_failed_trial_is_told_as_failed_not_as_infinity(database_url: str) -> 
     number, _ = search.ask()
     search.tell_failed(number)
     frozen = search.study.trials[number]
-    assert frozen.state is TrialState.FAIL and frozen.values is None
+    assert frozen.state is OptunaTrialState.FAIL and frozen.values is None
 
 
 def test_hard_slo_constraints_are_stored_for_the_sampler(database_url: str) -> None:
@@ -176,7 +175,7 @@ def test_the_median_pruner_stops_a_trial_whose_score_so_far_trails_earlier_ones(
     poor.report(10.0, 0)
     assert poor.should_prune()
     search.tell_pruned(number)
-    assert search.study.trials[number].state is TrialState.PRUNED
+    assert search.study.trials[number].state is OptunaTrialState.PRUNED
 
 
 def test_without_a_pruner_no_trial_is_pruned(database_url: str) -> None:

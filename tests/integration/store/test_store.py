@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.factories import make_spec, round_metrics
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import Phase, TrialOutcome, TrialState
 from tuning.evaluation.scoring import Score, SLOViolation
@@ -12,27 +13,11 @@ from tuning.store import RunNotFound, Store
 
 
 def _spec(name: str = "store-test") -> TuningSpec:
-    return TuningSpec.model_validate(
-        {"name": name, "model": {"path": "/models/m"}, "search_space": {"enforce-eager": [True, False]}}
-    )
+    return make_spec(name, search_space={"enforce-eager": [True, False]})
 
 
 def _round(concurrency: int, throughput: float) -> RoundMetrics:
-    latency = {f"{m}_{s}": 0.1 for m in ("ttft", "tpot", "e2e_latency") for s in ("mean", "p50", "p90", "p99")}
-    return RoundMetrics(
-        scenario="D(100,100)",
-        concurrency=concurrency,
-        **latency,
-        input_throughput=throughput,
-        output_throughput=throughput,
-        total_throughput=2 * throughput,
-        requests_per_second=1.0,
-        error_rate=0.0,
-        num_completed=10,
-        num_failed=0,
-        duration=5.0,
-        source_file=f"D100_100_c{concurrency}.json",
-    )
+    return round_metrics(concurrency=concurrency, throughput=throughput)
 
 
 def test_a_run_its_trials_and_rounds_round_trip(database_url: str) -> None:

@@ -27,12 +27,13 @@ from benchmarks.surfaces.sample_efficiency import (
     trials_to_reach,
 )
 from benchmarks.surfaces.sample_efficiency import main as efficiency_main
-from benchmarks.surfaces.surface import METRIC_COLUMNS, SurfaceError, config_key, read_surface
+from benchmarks.surfaces.surface import METRIC_COLUMNS, SurfaceError, config_key, read_surface, write_surface
+from tests.support.factories import make_spec
 from tests.support.paths import REPO
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import Phase, TrialOutcome, TrialState
 from tuning.evaluation.scoring import score
-from tuning.spec import StrategyName, TuningSpec
+from tuning.spec import ObjectiveSpec, StrategyName, TuningSpec
 from tuning.spec.loading import load_spec
 from tuning.store import Store
 
@@ -45,9 +46,7 @@ def _real_rounds() -> list[RoundMetrics]:
 
 
 def _spec(space: dict, **sections: object) -> TuningSpec:
-    return TuningSpec.model_validate(
-        {"name": "surface-test", "model": {"path": "/models/m"}, "search_space": space, **sections}
-    )
+    return make_spec("surface-test", search_space=space, **sections)
 
 
 def _with(round_: RoundMetrics, **changes: object) -> RoundMetrics:
@@ -55,7 +54,7 @@ def _with(round_: RoundMetrics, **changes: object) -> RoundMetrics:
 
 
 def _finish(store: Store, run_id: str, number: int, params: dict, state: TrialState, rounds: list, **extra) -> None:
-    scored = score(rounds, _spec({}).objective, []) if rounds else None
+    scored = score(rounds, _spec({}).objectives, []) if rounds else None
     store.start_trial(run_id, number, params)
     store.finish_trial(run_id, TrialOutcome(number=number, params=params, state=state, score=scored, **extra), rounds)
 
@@ -103,7 +102,7 @@ def _store_run(store: Store) -> tuple[Store, str, list[RoundMetrics]]:
             number=5,
             params={"max-num-seqs": 1, "enforce-eager": True},
             state=TrialState.succeeded,
-            score=score(confirmation, spec.objective, []),
+            score=score(confirmation, spec.objectives, []),
         ),
         confirmation,
     )
@@ -238,7 +237,7 @@ def test_a_replayed_search_tells_the_study_failures_as_failed_and_scores_as_serv
     steps = list(replay_search(spec, SurfaceReplay(surface), strategy, 0, 6, "replayed", storage))
     study = optuna.load_study(study_name="replayed", storage=storage)
     by_number = {t.number: t for t in study.trials}
-    expected = score(rounds, spec.objective, spec.slos).value
+    expected = score(rounds, spec.objectives, spec.slos).value
     assert {s.params["max-num-seqs"] for s in steps} == {1, 8}
     for step in steps:
         told = by_number[step.number]
@@ -334,3 +333,43 @@ def test_a_grid_reaches_the_optimum_at_the_trial_that_runs_it() -> None:
         spec = TuningSpec.model_validate({**recorded.model_dump(), "search_space": space})
         position = order.index(best["max-num-batched-tokens"]) + 1
         assert trials_to_reach(spec, facts, SurfaceReplay(surface), StrategyName.grid, 0) == position
+
+
+@pytest.mark.parametrize("strategy", [StrategyName.grid, StrategyName.nsga2])
+def test_a_multi_objective_spec_replays_and_the_study_is_told_a_value_per_objective(
+    tmp_path: Path, strategy: StrategyName
+) -> None:
+    recorded = load_inputs(SURFACE, None, "none").model_dump(mode="json", exclude={"objective"})
+    objectives = [{"metric": "output_throughput"}, {"metric": "ttft", "statistic": "p90"}]
+    spec = TuningSpec.model_validate({**recorded, "objectives": objectives})
+    surface = read_surface(SURFACE)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    steps = list(replay_search(spec, SurfaceReplay(surface), strategy, 0, len(surface), "pareto", storage))
+    study = optuna.load_study(study_name="pareto", storage=storage)
+    assert len(study.directions) == 2
+    told = {t.number: t for t in study.trials}
+    measured = [s for s in steps if not s.repeat]
+    assert measured and not any(s.failed for s in measured)
+    for step in measured:
+        rounds = list(surface.get(step.params).rounds.values())  # type: ignore[union-attr]
+        expected = score(rounds, spec.objectives, spec.slos, ranks=spec.objective)
+        assert told[step.number].values == pytest.approx(expected.objective_scores)
+        assert step.objective_scores == pytest.approx(expected.objective_scores)
+        assert step.value == pytest.approx(expected.value)
+
+
+def test_a_surface_without_a_gpus_column_replays_one_gpu_and_one_with_it_divides_by_its_count(tmp_path: Path) -> None:
+    surface = read_surface(SURFACE)
+    spec = load_inputs(SURFACE, None, "none").model_copy(
+        update={"objectives": [ObjectiveSpec(metric="output_throughput_per_gpu")]}
+    )
+    params = next(iter(surface.measurements.values())).params
+    one = SurfaceReplay(surface).trial(spec, params).score
+    for measurement in surface.measurements.values():
+        measurement.gpus = 4
+    out = tmp_path / "four-gpus.csv"
+    with out.open("w", newline="") as handle:
+        write_surface(handle, surface.parameters, surface.measurements.values())
+    four = SurfaceReplay(read_surface(out)).trial(spec, params).score
+    assert one is not None and four is not None
+    assert four.value == pytest.approx(one.value / 4)

@@ -4,43 +4,14 @@ import math
 
 import pytest
 
-from tuning.evaluation.metrics import RoundMetrics
+from tests.support.factories import round_metrics
+from tuning.evaluation.ranking import best_trial
 from tuning.evaluation.scoring import ScoringError, score
-from tuning.report.leaderboard import best_trial
 from tuning.spec import ObjectiveSpec, SLOSpec
 from tuning.store import Trial
 
 THROUGHPUT = ObjectiveSpec(metric="output_throughput")
 TTFT_P90 = ObjectiveSpec(metric="ttft", statistic="p90")
-
-
-def make_round(scenario="D(100,100)", concurrency=1, **values):
-    """A plausible round; any metric can be overridden by keyword."""
-    fields = {
-        "ttft_mean": 0.05,
-        "ttft_p50": 0.05,
-        "ttft_p90": 0.08,
-        "ttft_p99": 0.1,
-        "tpot_mean": 0.01,
-        "tpot_p50": 0.01,
-        "tpot_p90": 0.012,
-        "tpot_p99": 0.015,
-        "e2e_latency_mean": 1.0,
-        "e2e_latency_p50": 1.0,
-        "e2e_latency_p90": 1.2,
-        "e2e_latency_p99": 1.4,
-        "input_throughput": 100.0,
-        "output_throughput": 100.0,
-        "total_throughput": 200.0,
-        "requests_per_second": 1.0,
-        "error_rate": 0.0,
-        "num_completed": 20,
-        "num_failed": 0,
-        "duration": 10.0,
-        "source_file": "round.json",
-    }
-    fields.update(values)
-    return RoundMetrics(scenario=scenario, concurrency=concurrency, **fields)
 
 
 def ttft_slo(limit, hard=True, penalty=1.0):
@@ -51,16 +22,16 @@ def ttft_slo(limit, hard=True, penalty=1.0):
 
 
 def test_higher_throughput_scores_higher():
-    fast = score([make_round(output_throughput=200.0)], THROUGHPUT, [])
-    slow = score([make_round(output_throughput=100.0)], THROUGHPUT, [])
+    fast = score([round_metrics(output_throughput=200.0)], [THROUGHPUT], [])
+    slow = score([round_metrics(output_throughput=100.0)], [THROUGHPUT], [])
 
     assert fast.maximize is True
     assert fast.value > slow.value
 
 
 def test_lower_ttft_is_better_and_minimized():
-    quick = score([make_round(ttft_p90=0.1)], TTFT_P90, [])
-    sluggish = score([make_round(ttft_p90=0.4)], TTFT_P90, [])
+    quick = score([round_metrics(ttft_p90=0.1)], [TTFT_P90], [])
+    sluggish = score([round_metrics(ttft_p90=0.4)], [TTFT_P90], [])
 
     assert quick.maximize is False
     assert quick.value < sluggish.value
@@ -68,9 +39,12 @@ def test_lower_ttft_is_better_and_minimized():
 
 
 def test_mean_aggregate_averages_the_rounds():
-    rounds = [make_round(concurrency=1, output_throughput=100.0), make_round(concurrency=4, output_throughput=300.0)]
+    rounds = [
+        round_metrics(concurrency=1, output_throughput=100.0),
+        round_metrics(concurrency=4, output_throughput=300.0),
+    ]
 
-    assert score(rounds, THROUGHPUT, []).value == pytest.approx(200.0)
+    assert score(rounds, [THROUGHPUT], []).value == pytest.approx(200.0)
 
 
 @pytest.mark.parametrize(
@@ -82,34 +56,34 @@ def test_mean_aggregate_averages_the_rounds():
     ids=["throughput", "ttft"],
 )
 def test_worst_aggregate_picks_the_round_that_is_worst_in_the_objectives_direction(objective, field, values, worst):
-    rounds = [make_round(concurrency=c, **{field: v}) for c, v in zip((1, 4), values, strict=True)]
+    rounds = [round_metrics(concurrency=c, **{field: v}) for c, v in zip((1, 4), values, strict=True)]
 
-    assert score(rounds, objective, []).value == pytest.approx(worst)
+    assert score(rounds, [objective], []).value == pytest.approx(worst)
 
 
 def test_throughput_per_gpu_divides_by_the_gpu_count():
     objective = ObjectiveSpec(metric="output_throughput_per_gpu")
 
-    assert score([make_round(output_throughput=400.0)], objective, [], gpus=4).value == pytest.approx(100.0)
+    assert score([round_metrics(output_throughput=400.0)], [objective], [], gpus=4).value == pytest.approx(100.0)
 
 
 # --- hard SLOs ---------------------------------------------------------------------------------------
 
 
 def test_hard_slo_broken_in_one_round_is_infeasible_even_when_the_mean_meets_it():
-    rounds = [make_round(concurrency=1, ttft_p90=0.5), make_round(concurrency=4, ttft_p90=1.5)]
+    rounds = [round_metrics(concurrency=1, ttft_p90=0.5), round_metrics(concurrency=4, ttft_p90=1.5)]
     assert sum(r.ttft_p90 for r in rounds) / len(rounds) <= 1.2  # the average alone would pass
 
-    result = score(rounds, THROUGHPUT, [ttft_slo(1.2)])
+    result = score(rounds, [THROUGHPUT], [ttft_slo(1.2)])
 
     assert result.feasible is False
     assert [(v.concurrency, v.observed, v.hard) for v in result.violations] == [(4, 1.5, True)]
 
 
 def test_hard_slo_met_in_every_round_is_feasible_and_unpenalized():
-    rounds = [make_round(concurrency=1, ttft_p90=0.5), make_round(concurrency=4, ttft_p90=1.0)]
+    rounds = [round_metrics(concurrency=1, ttft_p90=0.5), round_metrics(concurrency=4, ttft_p90=1.0)]
 
-    result = score(rounds, THROUGHPUT, [ttft_slo(1.0)])
+    result = score(rounds, [THROUGHPUT], [ttft_slo(1.0)])
 
     assert result.feasible is True
     assert result.violations == []
@@ -118,17 +92,17 @@ def test_hard_slo_met_in_every_round_is_feasible_and_unpenalized():
 
 def test_error_rate_slo_with_max_0_rejects_any_failed_request():
     slo = SLOSpec(metric="error_rate", max=0)
-    clean = [make_round(concurrency=1), make_round(concurrency=4)]
-    one_failure = [make_round(concurrency=1), make_round(concurrency=4, error_rate=0.05, num_failed=1)]
+    clean = [round_metrics(concurrency=1), round_metrics(concurrency=4)]
+    one_failure = [round_metrics(concurrency=1), round_metrics(concurrency=4, error_rate=0.05, num_failed=1)]
 
-    assert score(clean, THROUGHPUT, [slo]).feasible is True
-    assert score(one_failure, THROUGHPUT, [slo]).feasible is False
+    assert score(clean, [THROUGHPUT], [slo]).feasible is True
+    assert score(one_failure, [THROUGHPUT], [slo]).feasible is False
 
 
 def test_soft_error_rate_slo_with_max_0_penalizes_with_a_finite_score():
     slo = SLOSpec(metric="error_rate", max=0, hard=False)
 
-    result = score([make_round(error_rate=0.05)], THROUGHPUT, [slo])
+    result = score([round_metrics(error_rate=0.05)], [THROUGHPUT], [slo])
 
     assert result.feasible is True
     assert math.isfinite(result.value)
@@ -139,7 +113,7 @@ def test_soft_error_rate_slo_with_max_0_penalizes_with_a_finite_score():
 
 
 def test_soft_penalty_lowers_a_throughput_score():
-    result = score([make_round(ttft_p90=1.5)], THROUGHPUT, [ttft_slo(1.0, hard=False)])
+    result = score([round_metrics(ttft_p90=1.5)], [THROUGHPUT], [ttft_slo(1.0, hard=False)])
 
     assert result.feasible is True
     assert result.value < result.objective_value
@@ -148,7 +122,7 @@ def test_soft_penalty_lowers_a_throughput_score():
 def test_soft_penalty_raises_a_latency_score():
     objective = ObjectiveSpec(metric="e2e_latency", statistic="p90")
 
-    result = score([make_round(ttft_p90=1.5, e2e_latency_p90=2.0)], objective, [ttft_slo(1.0, hard=False)])
+    result = score([round_metrics(ttft_p90=1.5, e2e_latency_p90=2.0)], [objective], [ttft_slo(1.0, hard=False)])
 
     assert result.feasible is True
     assert result.value > result.objective_value
@@ -157,8 +131,8 @@ def test_soft_penalty_raises_a_latency_score():
 @pytest.mark.parametrize("objective", [THROUGHPUT, TTFT_P90], ids=["throughput", "ttft"])
 def test_soft_penalty_is_zero_at_the_limit_and_continuous_just_past_it(objective):
     limit = 0.5
-    at_limit = score([make_round(ttft_p90=limit)], objective, [ttft_slo(limit, hard=False)])
-    just_past = score([make_round(ttft_p90=limit * (1 + 1e-9))], objective, [ttft_slo(limit, hard=False)])
+    at_limit = score([round_metrics(ttft_p90=limit)], [objective], [ttft_slo(limit, hard=False)])
+    just_past = score([round_metrics(ttft_p90=limit * (1 + 1e-9))], [objective], [ttft_slo(limit, hard=False)])
 
     assert at_limit.value == at_limit.objective_value
     assert at_limit.penalty == 0
@@ -168,7 +142,7 @@ def test_soft_penalty_is_zero_at_the_limit_and_continuous_just_past_it(objective
 @pytest.mark.parametrize("objective", [THROUGHPUT, ObjectiveSpec(metric="tpot")], ids=["throughput", "tpot"])
 def test_soft_penalty_grows_with_the_excess(objective):
     def penalized(ttft):
-        return score([make_round(ttft_p90=ttft)], objective, [ttft_slo(1.0, hard=False)]).value
+        return score([round_metrics(ttft_p90=ttft)], [objective], [ttft_slo(1.0, hard=False)]).value
 
     values = [penalized(t) for t in (1.0, 1.2, 1.5, 3.0)]
 
@@ -178,10 +152,10 @@ def test_soft_penalty_grows_with_the_excess(objective):
 
 
 def test_larger_penalty_weight_punishes_more():
-    rounds = [make_round(ttft_p90=1.5)]
+    rounds = [round_metrics(ttft_p90=1.5)]
 
-    light = score(rounds, THROUGHPUT, [ttft_slo(1.0, hard=False, penalty=0.5)])
-    heavy = score(rounds, THROUGHPUT, [ttft_slo(1.0, hard=False, penalty=5.0)])
+    light = score(rounds, [THROUGHPUT], [ttft_slo(1.0, hard=False, penalty=0.5)])
+    heavy = score(rounds, [THROUGHPUT], [ttft_slo(1.0, hard=False, penalty=5.0)])
 
     assert heavy.value < light.value < light.objective_value
 
@@ -191,22 +165,22 @@ def test_larger_penalty_weight_punishes_more():
 
 def test_no_rounds_is_a_scoring_error():
     with pytest.raises(ScoringError):
-        score([], THROUGHPUT, [])
+        score([], [THROUGHPUT], [])
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_non_finite_objective_is_a_scoring_error_not_a_score(bad):
     with pytest.raises(ScoringError):
-        score([make_round(ttft_p90=bad)], TTFT_P90, [])
+        score([round_metrics(ttft_p90=bad)], [TTFT_P90], [])
     with pytest.raises(ScoringError):
-        score([make_round(), make_round(concurrency=4, output_throughput=bad)], THROUGHPUT, [])
+        score([round_metrics(), round_metrics(concurrency=4, output_throughput=bad)], [THROUGHPUT], [])
 
 
 def test_nan_slo_measurement_does_not_pass_a_hard_slo():
-    rounds = [make_round(concurrency=1), make_round(concurrency=4, ttft_p90=math.nan)]
+    rounds = [round_metrics(concurrency=1), round_metrics(concurrency=4, ttft_p90=math.nan)]
 
     try:
-        result = score(rounds, THROUGHPUT, [ttft_slo(1.0)])
+        result = score(rounds, [THROUGHPUT], [ttft_slo(1.0)])
     except ScoringError:
         return
     assert result.feasible is False

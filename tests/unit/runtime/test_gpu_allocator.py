@@ -1,4 +1,4 @@
-"""The GPU allocator (deployers/gpu_allocator.py) on a machine with GPUs, and on this one, which has none.
+"""The GPU allocator (tuning/runtime/gpu_allocator.py) on a machine with GPUs, and on this one, which has none.
 
 No NVIDIA driver can run here, so most tests hand the allocator ``StandInNvml``: a stand-in for the NVIDIA driver
 that speaks pynvml's interface. Its functions carry pynvml's names and parameters (checked against the installed

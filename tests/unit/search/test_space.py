@@ -3,24 +3,22 @@
 import pytest
 import yaml
 
+from tests.support.factories import make_spec
 from tuning.cli import main
 from tuning.search.space import SearchSpaceError, configurations
-from tuning.spec.loading import spec_from_data
 
 
-def make_spec(search_space, max_trials=None):
-    data = {"name": "unit", "model": {"path": "/models/tiny"}, "search_space": search_space}
-    if max_trials is not None:
-        data["strategy"] = {"name": "grid", "max_trials": max_trials}
-    return spec_from_data(data)
+def spec_of(search_space, max_trials=None):
+    strategy = {} if max_trials is None else {"strategy": {"name": "grid", "max_trials": max_trials}}
+    return make_spec("unit", search_space=search_space, **strategy)
 
 
 def values_of(dimension):
-    return [config["knob"] for config in configurations(make_spec({"knob": dimension}))]
+    return [config["knob"] for config in configurations(spec_of({"knob": dimension}))]
 
 
 def test_grid_varies_the_first_dimension_slowest():
-    spec = make_spec({"max-num-seqs": [1, 8], "block-size": [16, 32, 64]})
+    spec = spec_of({"max-num-seqs": [1, 8], "block-size": [16, 32, 64]})
 
     assert configurations(spec) == [
         {"max-num-seqs": 1, "block-size": 16},
@@ -88,7 +86,7 @@ def test_float_range_stops_below_high_when_no_step_lands_on_it():
     ids=["float range without step", "log range"],
 )
 def test_ranges_the_grid_cannot_walk_are_errors_naming_the_dimension(dimension):
-    spec = make_spec({"max-num-seqs": [1, 2], "gpu-memory-utilization": dimension})
+    spec = spec_of({"max-num-seqs": [1, 2], "gpu-memory-utilization": dimension})
 
     with pytest.raises(SearchSpaceError, match=r"search_space\.gpu-memory-utilization"):
         configurations(spec)
@@ -112,7 +110,7 @@ def test_validate_reports_an_unwalkable_range_with_exit_code_2(tmp_path, capsys,
 
 
 def test_max_trials_caps_the_grid_keeping_grid_order():
-    spec = make_spec({"max-num-seqs": [1, 8], "block-size": [16, 32]}, max_trials=3)
+    spec = spec_of({"max-num-seqs": [1, 8], "block-size": [16, 32]}, max_trials=3)
 
     assert configurations(spec) == [
         {"max-num-seqs": 1, "block-size": 16},
@@ -122,20 +120,20 @@ def test_max_trials_caps_the_grid_keeping_grid_order():
 
 
 def test_max_trials_above_grid_size_runs_the_whole_grid():
-    spec = make_spec({"max-num-seqs": [1, 8]}, max_trials=50)
+    spec = spec_of({"max-num-seqs": [1, 8]}, max_trials=50)
 
     assert len(configurations(spec)) == 2
 
 
 @pytest.mark.parametrize("max_trials", [None, 1, 5])
 def test_empty_search_space_runs_exactly_one_configuration_with_engine_defaults(max_trials):
-    spec = make_spec({}, max_trials=max_trials)
+    spec = spec_of({}, max_trials=max_trials)
 
     assert configurations(spec) == [{}]
 
 
 def test_a_grid_too_large_to_run_is_refused():
-    spec = make_spec({"a": {"low": 1, "high": 1000}, "b": {"low": 1, "high": 1000}})
+    spec = spec_of({"a": {"low": 1, "high": 1000}, "b": {"low": 1, "high": 1000}})
 
     with pytest.raises(SearchSpaceError, match="search_space"):
         configurations(spec)

@@ -19,8 +19,10 @@ import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.samplers import BaseSampler, GPSampler
 from optuna.study import Study
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState as OptunaTrialState
 
+from tuning.errors import MissingExtra
 from tuning.search.samplers.constraints import ABANDONED_ATTR
 from tuning.search.space import float_steps
 from tuning.spec import StrategySpec
@@ -37,11 +39,7 @@ LIKELY_FEASIBLE = 0.25
 MAX_LISTED_CONFIGURATIONS = 20_000
 # A configuration is tried once a trial ran it, is running it, was pruned or rejected on it, or failed on it.
 # A trial abandoned by a dead process did not try it.
-_TRIED_STATES = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED, TrialState.FAIL)
-
-
-class MissingExtra(RuntimeError):
-    pass
+_TRIED_STATES = (OptunaTrialState.COMPLETE, OptunaTrialState.RUNNING, OptunaTrialState.PRUNED, OptunaTrialState.FAIL)
 
 
 def _values(distribution: BaseDistribution) -> list[Any] | None:
@@ -98,7 +96,7 @@ class UntriedGPSampler(GPSampler):
     ) -> dict[str, Any]:
         trials = study.get_trials(deepcopy=False)
         untried = untried_configurations(study, trials, search_space) if search_space else None
-        completed = sum(t.state is TrialState.COMPLETE for t in trials)
+        completed = sum(t.state is OptunaTrialState.COMPLETE for t in trials)
         if untried and completed < self._n_startup_trials:
             # Before the model starts, a random untried configuration: Optuna's own start-up draws each flag
             # independently and may draw a configuration twice.

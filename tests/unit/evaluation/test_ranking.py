@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuning.report.leaderboard import best_trial, confirmation_note, ranked_candidates
+from tuning.evaluation.ranking import best_trial, confirmation_note, ranked_candidates
 from tuning.store import Trial
 
 

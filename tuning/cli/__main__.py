@@ -1,0 +1,7 @@
+"""``python -m tuning.cli``: the ``servetune`` command."""
+
+import sys
+
+from tuning.cli._app import main
+
+sys.exit(main())

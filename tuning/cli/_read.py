@@ -1,0 +1,71 @@
+"""``servetune runs``, ``show`` and ``history``: what the store holds, as tables and the best configuration."""
+
+from __future__ import annotations
+
+import argparse
+
+from tuning.errors import ExitCode
+from tuning.evaluation.outcome import TrialState
+from tuning.store import Store, Trial, TuningRun
+
+
+def stored_best(store: Store, run: TuningRun) -> Trial | None:
+    """The trial the run concluded was best (with several objectives, the one its pick rule chose); None when
+    none qualified. Every command that names a run's best names this one."""
+    if run.best_trial is None:
+        return None
+    return next((t for t in store.trials(run.id) if t.number == run.best_trial), None)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from tuning.report.leaderboard import text_table
+
+    store = Store()
+    rows = [
+        {
+            "run": r.id,
+            "name": r.name,
+            "kind": r.kind,
+            "state": r.state,
+            "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
+            "trials": str(len(store.trials(r.id))),
+            "best": "" if r.best_trial is None else str(r.best_trial),
+            "objective": r.objective,
+        }
+        for r in store.runs(args.limit)
+    ]
+    print(text_table(rows) if rows else f"no runs stored in {store.safe_url}")
+    return ExitCode.ok
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from tuning.report.leaderboard import best_card, leaderboard_rows, pareto_rows, text_table
+
+    store = Store()
+    run = store.find_run(args.run)
+    print(f"run {run.id} {run.name!r}: {run.state}; {run.engine} serving {run.model}; objective {run.objective}")
+    if run.message:
+        print(run.message)
+    print()
+    print(text_table(leaderboard_rows(store, run)))
+    if front := pareto_rows(store, run):
+        print("\nPareto front (* picked):")
+        print(text_table(front))
+    print()
+    print(best_card(store, run, stored_best(store, run)))
+    if args.logs:
+        for t in store.trials(run.id):
+            if t.state != TrialState.succeeded and t.log_tail:
+                print(f"--- trial {t.number} engine log tail ({t.log_path}) ---\n{t.log_tail}\n")
+    return ExitCode.ok
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from tuning.report.history import history_rows, target_history
+    from tuning.report.leaderboard import text_table
+
+    entries = target_history(Store(), args.target)
+    shown = entries[-args.limit :]
+    print(f"{args.target}: {len(entries)} run(s), the latest {len(shown)} shown; objective {entries[-1].objective}")
+    print(text_table(history_rows(shown)))
+    return ExitCode.ok

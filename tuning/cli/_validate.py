@@ -1,0 +1,76 @@
+"""``servetune validate``: a spec checked the way a run would use it, and what it would run."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from tuning.errors import ExitCode
+from tuning.search.space import SearchSpaceError, configurations, grid_size
+from tuning.spec import Configuration, StrategyName, TuningSpec
+from tuning.spec.loading import SpecError, load_spec
+
+
+def load(path: str) -> tuple[TuningSpec, list[Configuration]]:
+    """The spec, and the configurations it will run when they are known in advance (the grid).
+
+    Everything a run would refuse is refused here, before anything starts: the spec's fields, a search space
+    its strategy cannot walk or draw from, and a strategy whose extra is not installed.
+    """
+    from tuning.search.optuna_space import distribution
+    from tuning.search.samplers import SAMPLERS
+
+    spec = load_spec(path)
+    try:
+        if spec.strategy.name is StrategyName.grid:
+            return spec, configurations(spec)
+        for name, dimension in spec.search_space.items():
+            distribution(name, dimension, walk_grid=False)  # a sampler must be able to draw from every dimension
+    except SearchSpaceError as exc:
+        raise SpecError(path, [str(exc)]) from None
+    SAMPLERS[spec.strategy.name](spec.strategy)  # raises MissingExtra, naming the extra to install
+    return spec, []
+
+
+def params_text(params: Configuration) -> str:
+    return " ".join(f"{k}={v!r}" for k, v in params.items()) or "(engine defaults)"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from deployers import deployer_for
+    from deployers.engines import flag_problems
+
+    spec, configs = load(args.spec)
+    problems, flags, note = flag_problems(spec)  # against the installed engine's own parser
+    if problems:
+        raise SpecError(args.spec, problems)
+    print(f"{args.spec}: valid")
+    engine, deployer = spec.engine.name.value, spec.deployer.kind
+    print(f"run {spec.name!r}: {engine} serving {spec.model.path} via the {deployer} deployer")
+    print(f"engine flags: checked against {flags.label} ({flags.python})" if flags else f"note: {note}")
+    if configs:
+        total = grid_size(spec)
+        capped = f" (capped from {total} by strategy.max_trials)" if len(configs) < total else ""
+        print(f"strategy grid: {len(configs)} configuration(s){capped}")
+        for number, params in enumerate(configs):
+            print(f"  trial {number}: {params_text(params)}")
+    else:
+        budget = spec.strategy.budget(0)
+        print(f"strategy {spec.strategy.name.value}: up to {budget} trials sampled from")
+        for name, dimension in spec.search_space.items():
+            shown = dimension.values if dimension.values is not None else dimension.model_dump(exclude_none=True)
+            print(f"  {name}: {shown}")
+    rounds = len(spec.benchmark.traffic_scenarios) * len(spec.benchmark.concurrency)
+    print(
+        f"benchmark: {rounds} round(s) per trial: scenarios {spec.benchmark.traffic_scenarios} "
+        f"x concurrency {spec.benchmark.concurrency}, {spec.benchmark.max_requests_per_run} requests each"
+    )
+    direction = "maximize" if spec.objective.maximize else "minimize"
+    print(f"objective: {direction} {spec.objective.label}, {spec.objective.aggregate.value} over rounds")
+    for slo in spec.slos:
+        print(f"slo: {slo.label} ({'hard' if slo.hard else f'soft, penalty {slo.penalty:g}'})")
+    if configs:
+        argv = deployer_for(spec).preview_command(configs[0])
+        print("first trial's engine command (port chosen at deploy time):")
+        print(f"  {shlex.join(argv)}")
+    return ExitCode.ok

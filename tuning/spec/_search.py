@@ -1,0 +1,162 @@
+"""What to vary and how: the search space's dimensions, the strategy, the hardware, the confirmations."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal, Self
+
+from pydantic import Field, GetJsonSchemaHandler, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from tuning.spec._base import RUN_NAME, ParamValue, StrictModel
+
+
+class Dimension(StrictModel):
+    """One parameter of the search space: a list of values, or a range."""
+
+    values: list[ParamValue] | None = Field(
+        default=None,
+        min_length=1,
+        description="The values to try. A list of numbers is ordered: `tpe` and `gp` learn that 8 lies between "
+        "4 and 16.",
+    )
+    low: int | float | None = Field(default=None, description="Lower end of a range (included).")
+    high: int | float | None = Field(default=None, description="Upper end of a range (included).")
+    step: PositiveInt | PositiveFloat | None = Field(default=None, description="Spacing of a range.")
+    log: bool = Field(default=False, description="Sample a range on a log scale.")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # The list shorthand is accepted on input, so forms built from the schema (Prefect's) must accept it too.
+        described = handler.resolve_ref_schema(handler(core_schema))
+        shorthand = {"type": "array", "minItems": 1, "title": "Values", "description": "The values to try."}
+        return {"anyOf": [shorthand, described], "title": "Dimension", "description": described.get("description")}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_is_values(cls, data: Any) -> Any:
+        if isinstance(data, list):
+            return {"values": data}
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a list of values or a range {{low, high, step, log}}, not {data!r}")
+        return data
+
+    @field_validator("values")
+    @classmethod
+    def _distinct(cls, values: list[Any] | None) -> list[Any] | None:
+        seen: list[tuple[type, Any]] = []
+        for value in values or []:
+            if (type(value), value) in seen:
+                raise ValueError(f"value {value!r} is listed twice")
+            seen.append((type(value), value))
+        return values
+
+    @model_validator(mode="after")
+    def _range_is_sound(self) -> Self:
+        is_range = self.low is not None or self.high is not None
+        if self.values is not None and (is_range or self.step is not None or self.log):
+            raise ValueError("give either values or a range (low, high, step, log), not both")
+        if self.values is None:
+            if self.low is None or self.high is None:
+                raise ValueError("a range needs both low and high")
+            if self.low > self.high:
+                raise ValueError(f"low ({self.low}) is greater than high ({self.high})")
+            if self.log and self.low <= 0:
+                raise ValueError(f"a log range needs low > 0, got {self.low}")
+            if self.log and self.step is not None:
+                raise ValueError("a log range cannot also have a step")
+        return self
+
+    @property
+    def is_int_range(self) -> bool:
+        return self.values is None and all(
+            isinstance(v, int) for v in (self.low, self.high, self.step) if v is not None
+        )
+
+
+class StrategyName(StrEnum):
+    grid = "grid"
+    random = "random"
+    tpe = "tpe"
+    gp = "gp"
+    nsga2 = "nsga2"
+
+
+DEFAULT_SAMPLED_TRIALS = 20
+# Asks in a row that all proposed a configuration already measured: the sampler has settled on what it knows,
+# so the next configuration is drawn at random from those not measured yet.
+SETTLED_AFTER_REPEATS = 10
+
+
+class StrategySpec(StrictModel):
+    """How configurations are chosen: every point of a grid, or an Optuna sampler that learns from results."""
+
+    name: StrategyName = Field(
+        default=StrategyName.grid,
+        description="`grid` tries every configuration in order; `random` samples uniformly; `tpe` is Optuna's "
+        "multivariate TPE, which learns from each result and steers away from configurations that broke a "
+        "hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs; when the space "
+        "is a finite list of configurations, it scores every one not yet tried and runs the best (among those "
+        "likely to meet the hard SLOs, while there are any), so it never repeats one. With several "
+        "`objectives`, `tpe` and `gp` search for the Pareto front, and so does `nsga2` (Optuna's NSGA-II, "
+        "for several objectives only).",
+    )
+    max_trials: PositiveInt | None = Field(
+        default=None,
+        description=f"Stop after this many configurations have run. Defaults to the grid's size for `grid`, and "
+        f"to {DEFAULT_SAMPLED_TRIALS} for samplers. A sampler's proposal of a configuration already measured reuses "
+        f"that result and does not count; after {SETTLED_AFTER_REPEATS} such proposals in a row, the next "
+        "configuration is one not measured yet, drawn at random. A search ends early only when none is left.",
+    )
+    seed: int | None = Field(default=None, description="Seed of the sampler, for a reproducible search.")
+    parallelism: PositiveInt = Field(
+        default=1,
+        description="Trials in flight at once: the study hands out this many configurations and is told each "
+        "result as its trial ends. Trials also wait for free slots of their GPU class, so a pool never runs "
+        "more than it has GPUs.",
+    )
+    pruner: Literal["none", "median", "hyperband"] = Field(
+        default="none",
+        description="Stop clearly poor trials early: after each concurrency level, Optuna's median or "
+        "Hyperband pruner compares the trial's score so far with earlier trials'. (A trial that breaks a hard "
+        "SLO stops at that level whatever this says.)",
+    )
+
+    def budget(self, grid_size: int) -> int:
+        if self.name is StrategyName.grid:
+            return min(grid_size, self.max_trials or grid_size)
+        return self.max_trials or DEFAULT_SAMPLED_TRIALS
+
+
+class HardwareSpec(StrictModel):
+    """Where trials run, and what one trial may use."""
+
+    pool: str | None = Field(
+        default=None,
+        description="Prefect work pool whose `trial` deployment (`trial/<pool>`) runs each trial, on one of the "
+        "pool's workers. Unset: trials run inside the `tune` flow's own process.",
+        examples=["cpu", "gpu-h100"],
+    )
+    gpus_per_node: PositiveInt | None = Field(
+        default=None,
+        description="GPUs one machine offers a trial. A configuration needing more (tensor x data parallel) is "
+        "rejected before any engine starts. Unset: the GPUs this machine has when trials run in-process "
+        "(1 slot without GPUs), and no limit for a pool.",
+    )
+
+    @field_validator("pool")
+    @classmethod
+    def _pool_name(cls, pool: str | None) -> str | None:
+        if pool is not None and not RUN_NAME.match(pool):
+            raise ValueError(f"{pool!r} is not a work pool name: use lowercase letters, digits and dashes")
+        return pool
+
+
+class ConfirmationSpec(StrictModel):
+    """Benchmark numbers are noisy: after the search, the best configurations are measured again."""
+
+    top: int = Field(
+        default=3, ge=0, description="How many of the best feasible configurations to benchmark again (0: none)."
+    )
+    repeats: PositiveInt = Field(default=1, description="How many more times each of them is benchmarked.")

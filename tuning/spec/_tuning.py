@@ -1,0 +1,173 @@
+"""The tuning spec itself, with its timeouts and regression rule."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+
+from tuning.spec._base import RUN_NAME, StrictModel, canonical_flags
+from tuning.spec._benchmark import BenchmarkSpec
+from tuning.spec._deployer import DeployerSpec, LocalDeployerSpec
+from tuning.spec._engine import EngineSpec, ModelSpec
+from tuning.spec._objective import ObjectiveSpec, PickRule, SLOSpec
+from tuning.spec._search import ConfirmationSpec, Dimension, HardwareSpec, StrategyName, StrategySpec
+
+
+class TimeoutSpec(StrictModel):
+    """Seconds each phase may take; past them the work is stopped and the trial recorded as timed out."""
+
+    deploy: PositiveFloat = Field(default=120.0, description="Starting the engine.")
+    ready: PositiveFloat = Field(default=600.0, description="From start until it answers a completion.")
+    benchmark: PositiveFloat = Field(default=1800.0, description="The whole genai-bench run.")
+    trial: PositiveFloat = Field(default=3600.0, description="One trial from deploy to cleanup.")
+
+
+class RegressionBaseline(StrEnum):
+    best = "best"
+    last = "last"
+    median = "median"
+
+
+class RegressionSpec(StrictModel):
+    """How the `regression` flow judges a new measurement (a recheck) of the best configuration."""
+
+    threshold: float = Field(
+        default=0.05,
+        ge=0,
+        allow_inf_nan=False,
+        description="Largest acceptable relative change for the worse against the baseline: 0.05 flags a "
+        "throughput more than 5% below it, or a latency more than 5% above it. A recheck that fails or breaks a "
+        "hard SLO is a regression whatever this says.",
+    )
+    baseline: RegressionBaseline = Field(
+        default=RegressionBaseline.best,
+        description="What a recheck is compared with. `best`: the score the tuning run chose its best "
+        "configuration on (the mean of that trial and its confirmations). `last`: the latest recheck that met "
+        "every hard SLO. `median`: the median of the latest `window` such rechecks. Only rechecks since the "
+        "latest completed tuning run count; until there is one, `last` and `median` use `best`.",
+    )
+    window: PositiveInt = Field(default=5, description="How many of the latest rechecks `median` takes.")
+
+
+class TuningSpec(StrictModel):
+    """A tuning run: which engine and model, what to vary, what load, and what counts as best."""
+
+    name: str = Field(
+        description="Run name: lowercase letters, digits and dashes. Names the run in the database, "
+        "the Prefect UI and the artifacts.",
+        examples=["quickstart"],
+    )
+    description: str = Field(default="", description="Free text shown with the run.")
+    model: ModelSpec
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    deployer: DeployerSpec = Field(default_factory=LocalDeployerSpec, description="Where the engine runs.")
+    search_space: dict[str, Dimension] = Field(
+        default_factory=dict,
+        description="Engine flags to vary (without dashes), each a list of values or a range.",
+        examples=[{"max-num-seqs": [4, 16], "max-num-batched-tokens": {"low": 512, "high": 2048, "step": 512}}],
+    )
+    strategy: StrategySpec = Field(default_factory=StrategySpec)
+    hardware: HardwareSpec = Field(default_factory=HardwareSpec)
+    confirmation: ConfirmationSpec = Field(default_factory=ConfirmationSpec)
+    benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
+    objectives: list[ObjectiveSpec] = Field(
+        default_factory=lambda: [ObjectiveSpec()],
+        description="What makes one configuration better than another: one objective, or two or more to trade "
+        "off, whose Pareto front the search looks for and of which `pick` chooses one point.",
+        examples=[["output_throughput_per_gpu", {"metric": "ttft", "statistic": "p90"}]],
+    )
+    # The single-objective form, `objective: X`, is `objectives: [X]`: it is read here (so the form, the docs and
+    # an error's location name `objective`), moved into `objectives`, and never stored.
+    objective_shorthand: ObjectiveSpec | None = Field(
+        default=None,
+        alias="objective",
+        exclude=True,
+        description="One objective: `objective: X` is `objectives: [X]`. With several `objectives` it may only "
+        "repeat the one `pick.best` names.",
+    )
+    pick: PickRule = Field(default_factory=PickRule)
+    slos: list[SLOSpec] = Field(default_factory=list, description="Service-level objectives.")
+    timeouts: TimeoutSpec = Field(default_factory=TimeoutSpec)
+    regression: RegressionSpec = Field(default_factory=RegressionSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _run_name(cls, name: str) -> str:
+        if not RUN_NAME.match(name):
+            raise ValueError(f"{name!r} is not a run name: use 1-63 lowercase letters, digits and dashes")
+        return name
+
+    @field_validator("search_space")
+    @classmethod
+    def _space_flag_names(cls, space: dict[str, Dimension]) -> dict[str, Dimension]:
+        return canonical_flags(space)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        both = sorted(set(self.search_space) & set(self.engine.args))
+        if both:
+            raise ValueError(f"{both} set both in engine.args and in search_space; keep each in one place")
+        phases = self.timeouts.deploy + self.timeouts.ready
+        if self.timeouts.trial < phases:
+            raise ValueError(f"timeouts.trial ({self.timeouts.trial:g}s) is shorter than deploy + ready ({phases:g}s)")
+        return self
+
+    @model_validator(mode="after")
+    def _objectives_consistent(self) -> Self:
+        shorthand = self.objective_shorthand
+        if shorthand is not None:
+            object.__setattr__(self, "objective_shorthand", None)
+            if "objectives" not in self.model_fields_set or not self.objectives:
+                # Stored specs of earlier releases have `objectives: []` beside the single `objective`.
+                object.__setattr__(self, "objectives", [shorthand])
+        if not self.objectives:
+            object.__setattr__(self, "objectives", [ObjectiveSpec()])
+        names = [o.name for o in self.objectives]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"objectives[{index}] ({name}) repeats objectives[{names.index(name)}]")
+        if len(self.objectives) == 1:
+            if self.pick != PickRule():
+                raise ValueError("pick chooses a point of the Pareto front of several objectives; give objectives")
+            if self.strategy.name is StrategyName.nsga2:
+                raise ValueError(
+                    "strategy.name nsga2 needs two or more objectives (objectives), not one objective; "
+                    "use tpe, gp, random or grid for one"
+                )
+            return self
+        named: dict[str, str | None] = {"pick.best": self.pick.best} | {f"pick.limits.{n}": n for n in self.pick.limits}
+        for field, given in named.items():
+            if given is not None and given not in names:
+                raise ValueError(f"{field}: {given!r} is not one of the objectives: {', '.join(names)}")
+        if self.strategy.pruner != "none":
+            raise ValueError(
+                f"strategy.pruner {self.strategy.pruner!r} cannot be used with several objectives: Optuna prunes "
+                "single-objective studies only; use pruner 'none' (a trial that breaks a hard SLO still stops early)"
+            )
+        if shorthand is not None and shorthand != self.objective:
+            raise ValueError(
+                f"objective ({shorthand.name}) differs from the objective pick.best names ({self.objective.name}); "
+                "with objectives, leave objective out"
+            )
+        return self
+
+    @property
+    def objective_index(self) -> int:
+        """Where in `objectives` the objective that ranks is: the one `pick.best` names, else the first."""
+        return [o.name for o in self.objectives].index(self.pick.best) if self.pick.best else 0
+
+    @property
+    def objective(self) -> ObjectiveSpec:
+        """The objective that ranks: what every one-number view (score, leaderboard, regression) shows."""
+        return self.objectives[self.objective_index]
+
+    @model_validator(mode="after")
+    def _regression_reachable(self) -> Self:
+        if self.objective.maximize and self.regression.threshold >= 1:
+            raise ValueError(
+                f"regression.threshold: {self.regression.threshold:g} can never be reached, as {self.objective.label} "
+                "cannot fall by 100% or more; use a fraction below 1, such as 0.05 for 5%"
+            )
+        return self
