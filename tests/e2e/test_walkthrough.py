@@ -107,7 +107,8 @@ def _check_run_form_schema(schema: dict[str, Any]) -> None:
     assert schema["required"] == ["spec"]
     definitions = schema["definitions"]
     spec_fields = definitions["TuningSpec"]["properties"]
-    assert set(spec_fields) == set(TuningSpec.model_fields)
+    # The form shows each field under the name a spec file uses (`objective`, not its Python name).
+    assert set(spec_fields) == {field.alias or name for name, field in TuningSpec.model_fields.items()}
     for name, field in spec_fields.items():
         assert _described(schema, field), f"spec.{name} has no description in the run form"
     assert definitions["ModelSpec"]["properties"]["path"]["description"].startswith("Local folder of the model")

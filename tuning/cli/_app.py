@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     show = add("show", cmd_show, "show a run's leaderboard and best configuration")
     show.add_argument("run", help="run id, id prefix, or name (latest run of that name)")
     show.add_argument("--logs", action="store_true", help="also print the engine log tail of failed trials")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run, its trials and every round as JSON (docs/results-json.md), for scripts and CI",
+    )
     make_model = add("make-model", cmd_make_model, "write a tiny random-weight Llama for tests and the quickstart")
     make_model.add_argument("out", help="folder to write the model to")
     make_model.add_argument("--seed", type=int, default=0)

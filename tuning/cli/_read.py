@@ -43,6 +43,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     store = Store()
     run = store.find_run(args.run)
+    if args.json:
+        from tuning.report.export import run_export
+
+        print(run_export(store, run).model_dump_json(indent=2))
+        return ExitCode.ok
     print(f"run {run.id} {run.name!r}: {run.state}; {run.engine} serving {run.model}; objective {run.objective}")
     if run.message:
         print(run.message)

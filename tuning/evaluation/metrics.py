@@ -13,25 +13,37 @@ from sqlmodel import Field, SQLModel
 class RoundMetrics(SQLModel):
     scenario: str = Field(description="genai-bench traffic scenario, e.g. D(100,100)")
     concurrency: int = Field(description="Concurrent requests genai-bench kept in flight")
-    ttft_mean: float
-    ttft_p50: float
-    ttft_p90: float
-    ttft_p99: float
-    tpot_mean: float
-    tpot_p50: float
-    tpot_p90: float
-    tpot_p99: float
-    e2e_latency_mean: float
-    e2e_latency_p50: float
-    e2e_latency_p90: float
-    e2e_latency_p99: float
+    ttft_mean: float = Field(description="Time to first token, mean over the round's requests (s)")
+    ttft_p50: float = Field(description="Time to first token, median over the round's requests (s)")
+    ttft_p90: float = Field(description="Time to first token, 90th percentile over the round's requests (s)")
+    ttft_p99: float = Field(description="Time to first token, 99th percentile over the round's requests (s)")
+    tpot_mean: float = Field(description="Time per output token after the first, mean over the round's requests (s)")
+    tpot_p50: float = Field(description="Time per output token after the first, median over the round's requests (s)")
+    tpot_p90: float = Field(
+        description="Time per output token after the first, 90th percentile over the round's requests (s)"
+    )
+    tpot_p99: float = Field(
+        description="Time per output token after the first, 99th percentile over the round's requests (s)"
+    )
+    e2e_latency_mean: float = Field(
+        description="Request latency, first byte sent to last token, mean over the round's requests (s)"
+    )
+    e2e_latency_p50: float = Field(
+        description="Request latency, first byte sent to last token, median over the round's requests (s)"
+    )
+    e2e_latency_p90: float = Field(
+        description="Request latency, first byte sent to last token, 90th percentile over the round's requests (s)"
+    )
+    e2e_latency_p99: float = Field(
+        description="Request latency, first byte sent to last token, 99th percentile over the round's requests (s)"
+    )
     input_throughput: float = Field(description="Server input tokens per second")
     output_throughput: float = Field(description="Server output tokens per second")
     total_throughput: float = Field(description="Server input + output tokens per second")
-    requests_per_second: float
+    requests_per_second: float = Field(description="Completed requests per second")
     error_rate: float = Field(description="Failed requests / all requests")
-    num_completed: int
-    num_failed: int
+    num_completed: int = Field(description="Requests that completed")
+    num_failed: int = Field(description="Requests that failed")
     duration: float = Field(description="Seconds the round ran")
     source_file: str = Field(description="genai-bench result file this round was read from")
 
