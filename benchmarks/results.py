@@ -63,15 +63,15 @@ def parse_round(path: Path) -> RoundMetrics:
     )
 
 
+def is_round_file(path: Path) -> bool:
+    return path.name not in _NOT_ROUNDS and not path.name.startswith("debug_")
+
+
 def parse_results(folder: Path) -> list[RoundMetrics]:
     """Every round in a genai-bench experiment folder, ordered by scenario then concurrency.
 
     ``experiment_metadata.json`` describes the run, and ``debug_for_run_*.json`` is written when a round
     produced no metrics; neither is a round.
     """
-    rounds = [
-        parse_round(path)
-        for path in sorted(folder.glob("*.json"))
-        if path.name not in _NOT_ROUNDS and not path.name.startswith("debug_")
-    ]
+    rounds = [parse_round(path) for path in sorted(folder.glob("*.json")) if is_round_file(path)]
     return sorted(rounds, key=lambda r: (r.scenario, r.concurrency))

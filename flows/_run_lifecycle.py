@@ -13,11 +13,15 @@ from types import TracebackType
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
+from benchmarks.report import wait_for_reports
 from deployers import Deployer
 from flows.dispatch import TrialRuns
 from tuning.evaluation.outcome import RunState
 from tuning.spec import TuningSpec
 from tuning.store import RunKind, Store, TuningRun
+
+# genai-bench's report of the last trial, made after its engine is gone, takes seconds; a run waits that long.
+_REPORT_WAIT_SECONDS = 120.0
 
 
 def run_ending(exc: BaseException, message: str) -> tuple[RunState, str]:
@@ -84,6 +88,8 @@ class RunLifecycle:
             self.state, self.message = run_ending(exc, self.message)
         # Nothing may outlive the run, whatever ended it.
         self.trials.close(interrupted=self.state is RunState.interrupted)
+        if unfinished := wait_for_reports(0.0 if self.state is RunState.interrupted else _REPORT_WAIT_SECONDS):
+            self._logger.warning("stopped genai-bench reports that took too long: %s", unfinished)
         self.deployer.sweep(self.run.id)
         self.store.finish_run(self.run.id, self.state, self.message, self.best)
         if self.report is not None and self.state is not RunState.interrupted:

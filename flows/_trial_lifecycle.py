@@ -11,13 +11,16 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 
 from prefect import get_run_logger
 
+from benchmarks import Settles
+from benchmarks.report import start_report
 from deployers import Deployer, Deployment
 from tasks import cleanup, record_trial_outcome, record_trial_start
-from tuning.evaluation.early_stop import EarlyStop
+from tuning.evaluation.early_stop import EarlyStop, PruningReporter, early_stop
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import Phase, TrialOutcome, TrialState
 from tuning.evaluation.scoring import Score
@@ -112,12 +115,29 @@ class TrialLifecycle:
     def benchmark_seconds_left(self) -> float:
         return max(self.spec.timeouts.benchmark - (time.monotonic() - self._benchmark_started), 1.0)
 
-    def stop_early(self, stop: EarlyStop, step: int) -> None:
-        """The benchmark stopped after level ``step``: record why, and about how much time that saved."""
-        levels = len(self.spec.benchmark.concurrency)
+    def settles(self, reporter: PruningReporter | None, gpus: int) -> Settles:
+        """What a benchmark is told after each round lands: the round is kept (so a timeout keeps the rounds
+        measured before it), and the early-stop rule on every round so far says whether the trial is settled."""
+
+        def settled(scenario_rounds: list[RoundMetrics]) -> bool:
+            self.rounds.append(scenario_rounds[-1])
+            step = len(self.rounds) - 1
+            if (stop := early_stop(self.spec, self.rounds, step, reporter, gpus)) is not None:
+                self._stop_early(stop, step)
+            return self.stopped_early
+
+        return settled
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.outcome.stopped_early is not None
+
+    def _stop_early(self, stop: EarlyStop, step: int) -> None:
+        """The benchmark stopped after round ``step``: record why, and about how much time that saved."""
+        rounds = len(self.spec.benchmark.concurrency) * len(self.spec.benchmark.traffic_scenarios)
         self.outcome.stopped_early, self._pruned = stop.reason, stop.pruned
-        per_level = (time.monotonic() - self._benchmark_started) / (step + 1)
-        self.outcome.saved_seconds = round(per_level * (levels - step - 1), 1)
+        per_round = (time.monotonic() - self._benchmark_started) / (step + 1)
+        self.outcome.saved_seconds = round(per_round * (rounds - step - 1), 1)
         self._logger.info("trial %d: %s", self.outcome.number, stop.reason)
 
     def scored(self, score: Score) -> None:
@@ -158,6 +178,8 @@ class TrialLifecycle:
             outcome.engine_stopped_at = datetime.now(UTC)
             if outcome.state is not TrialState.succeeded:
                 outcome.log_tail = self.deployer.logs(self.deployment, _LOG_TAIL_LINES)
+            if self.rounds and outcome.results_dir and not direct:
+                start_report(Path(outcome.results_dir), label=f"{self.deployment.label}/genai-bench-report")
         self._held.close()
         outcome.timings["total"] = round(time.monotonic() - self._started, 3)
         (record_trial_outcome.fn if direct else record_trial_outcome)(self.run_id, outcome, self.rounds)

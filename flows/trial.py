@@ -7,7 +7,6 @@ from prefect import flow
 from deployers import deployer_for
 from flows._trial_lifecycle import TrialFailed, TrialLifecycle
 from tasks import benchmark, deploy, score_result, wait_ready
-from tuning.evaluation.early_stop import early_stop
 from tuning.evaluation.outcome import Phase, TrialOutcome
 from tuning.search.study import Reporter
 from tuning.spec import Configuration, TuningSpec
@@ -40,13 +39,12 @@ def trial(
             wait_ready.with_options(timeout_seconds=ready_backstop)(deployer, deployment, spec.timeouts.ready)
         with lifecycle.phase(Phase.benchmark):
             reporter = Reporter(spec, run_id, trial_number, Store().url) if confirms is None else None
-            results_dir = lifecycle.results_dir()
-            # Ascending load: a level that breaks a hard SLO settles the trial, as higher load only adds latency.
-            for step, level in enumerate(spec.benchmark.concurrency):
+            results_dir, settles = lifecycle.results_dir(), lifecycle.settles(reporter, deployment.gpus)
+            # One genai-bench run per scenario, levels ascending: a level that breaks a hard SLO settles the trial.
+            for scenario in spec.benchmark.traffic_scenarios:
                 load = benchmark.with_options(timeout_seconds=lifecycle.benchmark_seconds_left())
-                lifecycle.rounds += load(spec, deployer, deployment, results_dir, level).rounds
-                if (stop := early_stop(spec, lifecycle.rounds, step, reporter, deployment.gpus)) is not None:
-                    lifecycle.stop_early(stop, step)
+                load(spec, deployer, deployment, results_dir, scenario, settles)
+                if lifecycle.stopped_early:
                     break
         with lifecycle.phase(Phase.score):
             lifecycle.scored(score_result(spec, lifecycle.rounds, deployment.gpus))

@@ -1,21 +1,33 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from benchmarks import run_genai_bench
+from benchmarks import Settles, run_genai_bench
 from deployers import Deployer, Deployment
 from tuning.evaluation.metrics import BenchmarkResult
 from tuning.spec import TuningSpec
 
 
-@task(name="benchmark", task_run_name="benchmark-c{concurrency}", cache_policy=NO_CACHE)
+def scenario_folder(scenario: str) -> str:
+    """A traffic scenario as a folder name: ``D(100,100)`` -> ``D_100_100``."""
+    return re.sub(r"[^A-Za-z0-9.]+", "_", scenario).strip("_")
+
+
+@task(name="benchmark", task_run_name="benchmark-{scenario}", cache_policy=NO_CACHE)
 def benchmark(
-    spec: TuningSpec, deployer: Deployer, deployment: Deployment, out_dir: str, concurrency: int
+    spec: TuningSpec,
+    deployer: Deployer,
+    deployment: Deployment,
+    out_dir: str,
+    scenario: str,
+    settles: Settles | None = None,
 ) -> BenchmarkResult:
-    """Load the engine with genai-bench at one concurrency level; one round per traffic scenario.
+    """Load the engine with one genai-bench run over every concurrency level of one traffic scenario, in
+    ascending order; one round per level, each handed to ``settles`` as it lands, which may end the run there.
 
     The timeout is what is left of ``timeouts.benchmark``; when it fires, genai-bench is stopped.
     """
@@ -23,7 +35,8 @@ def benchmark(
         deployment.endpoint,
         spec.model,
         deployer.engine.api_backend,
-        spec.benchmark.model_copy(update={"concurrency": [concurrency]}),
-        Path(out_dir) / f"concurrency-{concurrency}",
+        spec.benchmark.model_copy(update={"traffic_scenarios": [scenario]}),
+        Path(out_dir) / scenario_folder(scenario),
         label=f"{deployment.label}/genai-bench",
+        settles=settles,
     )

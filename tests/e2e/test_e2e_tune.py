@@ -207,6 +207,10 @@ def test_a_hard_slo_broken_at_low_concurrency_stops_the_benchmark_there(
     [trial] = store.trials(summary.run_id)
     assert (trial.state, trial.feasible) == ("succeeded", False)
     assert [r.concurrency for r in store.rounds(trial.id)] == [1]
+    # One genai-bench run over both levels, stopped once the first settled the trial; its report made afterwards.
+    experiments = [p.parent for p in Path(trial.results_dir or "").glob("*/experiment_metadata.json")]
+    assert [p.name for p in experiments] == ["D_40_16"]
+    assert [p.name for p in experiments[0].glob("*.xlsx")] == ["D_40_16_summary.xlsx"]
     assert "stopped at concurrency 1" in (trial.stopped_early or "")
     assert (trial.saved_seconds or 0) > 0
     assert "saved about" in store.find_run(summary.run_id).message

@@ -35,12 +35,12 @@ class EarlyStop:
 def early_stop(
     spec: TuningSpec, rounds: list[RoundMetrics], step: int, reporter: PruningReporter | None, gpus: int
 ) -> EarlyStop | None:
-    """After concurrency level ``step`` (0-based) produced ``rounds`` so far: stop, and why, or None to go on.
+    """After ``rounds`` so far, the pruner's step ``step`` (0-based): stop, and why, or None to go on.
 
-    At the last level there is nothing left to save, so it never stops there (the pruner still hears the score).
+    After the last round there is nothing left to save, so it never stops there (the pruner still hears the score).
     """
     level = rounds[-1].concurrency
-    last = step >= len(spec.benchmark.concurrency) - 1
+    last = len(rounds) >= len(spec.benchmark.concurrency) * len(spec.benchmark.traffic_scenarios)
     partial = score(rounds, [spec.objective], spec.slos, gpus)
     if not partial.feasible:
         broken = "; ".join(sorted({v.slo for v in partial.violations if v.hard}))

@@ -128,9 +128,15 @@ def _complete_first_revision(connection: Connection) -> None:
         for table, name in missing
         if table in current and name in current[table].columns
     ]
-    lacking = sorted(TABLE_NAMES - present) + [
-        f"{table}.{column.name}" for table, column in addable if not column.nullable and column.server_default is None
-    ] + [f"{table}.{name}" for table, name in missing if table not in current or name not in current[table].columns]
+    lacking = (
+        sorted(TABLE_NAMES - present)
+        + [
+            f"{table}.{column.name}"
+            for table, column in addable
+            if not column.nullable and column.server_default is None
+        ]
+        + [f"{table}.{name}" for table, name in missing if table not in current or name not in current[table].columns]
+    )
     if lacking:
         url = connection.engine.url.render_as_string(hide_password=True)
         raise UnknownSchema(
