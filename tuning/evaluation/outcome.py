@@ -3,7 +3,7 @@ and the store records."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -90,3 +90,10 @@ class MeasuredTrial(Protocol):
     def confirms(self) -> int | None: ...
     @property
     def stopped_early(self) -> str | None: ...
+
+
+def measured_runs(
+    trial: MeasuredTrial, trials: Sequence[MeasuredTrial], counts: Callable[[MeasuredTrial], bool]
+) -> list[MeasuredTrial]:
+    """A search trial and the confirmation runs of it that ``counts``: every measurement of one configuration."""
+    return [trial, *(t for t in trials if t.confirms == trial.number and counts(t))]

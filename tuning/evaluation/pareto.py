@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from tuning.evaluation.outcome import MeasuredTrial, TrialState
+from tuning.evaluation.outcome import MeasuredTrial, TrialState, measured_runs
 from tuning.spec import ObjectiveSpec, PickRule, TuningSpec
 
 
@@ -144,7 +144,7 @@ def front_points(trials: Sequence[MeasuredTrial], goal: Goal) -> list[FrontPoint
     for trial in trials:
         if trial.confirms is not None or not _measured(trial):
             continue
-        runs = [trial, *(t for t in trials if t.confirms == trial.number and _measured(t))]
+        runs = measured_runs(trial, trials, _measured)
         if not all(t.feasible for t in runs):
             continue
         scores = [t.objective_scores for t in runs if t.objective_scores and len(t.objective_scores) == len(goal.names)]

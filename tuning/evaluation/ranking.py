@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from tuning.evaluation.outcome import MeasuredTrial, TrialState
+from tuning.evaluation.outcome import MeasuredTrial, TrialState, measured_runs
 from tuning.evaluation.pareto import Front, Goal, pareto_front
 
 
@@ -43,7 +43,7 @@ def ranked_candidates(trials: Sequence[MeasuredTrial], maximize: bool) -> list[C
     for trial in trials:
         if trial.confirms is not None or not _succeeded(trial):
             continue
-        runs = [trial, *(t for t in trials if t.confirms == trial.number and _succeeded(t))]
+        runs = measured_runs(trial, trials, _succeeded)
         scores = [float(t.score) for t in runs if t.score is not None]
         ranked.append(Candidate(trial, scores, feasible=all(t.feasible for t in runs)))
     return sorted(ranked, key=lambda c: c.mean, reverse=maximize)
