@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from tuning.report.export import RunExport, run_export
+from tuning.report.export import RunExport, request_seconds, run_export
 from tuning.report.leaderboard import text_table
 from tuning.store import Store
 
@@ -25,12 +25,15 @@ def overhead_rows(export: RunExport) -> list[dict[str, str]]:
     for trial in export.trials:
         if trial.overhead is None:
             continue
-        row = trial.model_dump()
-        requests = sum(r["duration"] for r in trial.rounds)
+        row = trial.model_extra or {}  # the trial's stored columns
         rows.append(
             {"trial": str(row["number"])}
             | {f"{phase} s": f"{row[f'{phase}_seconds'] or 0:.1f}" for phase in _PHASES}
-            | {"requests s": f"{requests:.1f}", "rounds": str(len(trial.rounds)), "overhead": f"{trial.overhead:.2f}"}
+            | {
+                "requests s": f"{request_seconds(trial.rounds):.1f}",
+                "rounds": str(len(trial.rounds)),
+                "overhead": f"{trial.overhead:.2f}",
+            }
         )
     return rows
 

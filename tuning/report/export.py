@@ -39,12 +39,17 @@ class RunExport(BaseModel):
     trials: list[TrialExport]
 
 
+def request_seconds(rounds: list[dict[str, Any]]) -> float:
+    """The time a trial's requests took: the sum of its rounds' ``duration``."""
+    return sum(r["duration"] for r in rounds if r.get("duration"))
+
+
 def _overhead(trial: dict[str, Any], rounds: list[dict[str, Any]]) -> float | None:
-    request_seconds = sum(r["duration"] for r in rounds if r.get("duration"))
+    requests = request_seconds(rounds)
     total, ready = trial.get("total_seconds"), trial.get("ready_seconds")
-    if not total or ready is None or request_seconds <= 0:
+    if not total or ready is None or requests <= 0:
         return None
-    return total / (ready + request_seconds)
+    return total / (ready + requests)
 
 
 def run_export(store: Store, run: TuningRun) -> RunExport:
