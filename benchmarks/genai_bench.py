@@ -12,10 +12,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from benchmarks.results import ResultParseError, is_round_file, parse_round
+from tuning.evaluation.goodput import RequestLimits
 from tuning.evaluation.metrics import BenchmarkResult, RoundMetrics
 from tuning.runtime import process_group
 from tuning.runtime.network import no_proxy_env
-from tuning.spec import BenchmarkSpec, ModelSpec
+from tuning.spec import BATCHED_TASKS, BenchmarkSpec, ModelSpec, read_prompts
+from tuning.spec._base import SECRET_NAME
 
 _POLL_SECONDS = 0.5
 
@@ -38,8 +40,14 @@ def genai_bench_executable() -> str:
 
 
 def genai_bench_command(
-    endpoint: str, model: ModelSpec, api_backend: str, spec: BenchmarkSpec, out_dir: Path
+    endpoint: str,
+    model: ModelSpec,
+    api_backend: str,
+    spec: BenchmarkSpec,
+    out_dir: Path,
+    levels: list[int] | None = None,
 ) -> list[str]:
+    """genai-bench's argv over ``levels`` (the spec's concurrency levels when None)."""
     argv = [
         genai_bench_executable(),
         "benchmark",
@@ -59,14 +67,66 @@ def genai_bench_command(
     ]  # fmt: skip
     for scenario in spec.traffic_scenarios:
         argv += ["--traffic-scenario", scenario]
-    for level in spec.concurrency:
-        argv += ["--num-concurrency", str(level)]
+    # genai-bench loads embeddings and rerank with one request in flight and a growing batch per request.
+    level_option = "--batch-size" if spec.task in BATCHED_TASKS else "--num-concurrency"
+    for level in spec.concurrency if levels is None else levels:
+        argv += [level_option, str(level)]
     if spec.extra_request_params:
         argv += ["--additional-request-params", json.dumps(spec.extra_request_params)]
-    return argv
+    return argv + _traffic_options(spec, out_dir.parent / PROMPTS_FILE)
 
 
-def landed_rounds(out_dir: Path, seen: set[str], finished: bool) -> list[RoundMetrics]:
+PROMPTS_FILE = "prompts.json"
+"""A local dataset's prompts as genai-bench reads them, written beside the trial's genai-bench runs."""
+
+
+def write_prompts(spec: BenchmarkSpec, folder: Path) -> None:
+    """Read a local dataset file once and write its prompts as the JSON list genai-bench reads."""
+    if spec.dataset is not None and spec.dataset.local_file is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / PROMPTS_FILE).write_text(json.dumps(read_prompts(spec.dataset)))
+
+
+def _traffic_options(spec: BenchmarkSpec, prompts: Path) -> list[str]:
+    """The user's own traffic: prompts, shared prefixes, warm-up and cool-down, load workers."""
+    options: dict[str, object | None] = {
+        "--prefix-len": spec.prefix_len,
+        "--prefix-ratio": spec.prefix_ratio,
+        "--warmup-ratio": spec.warmup_ratio,
+        "--cooldown-ratio": spec.cooldown_ratio,
+        "--num-workers": spec.workers or None,
+    }
+    if spec.dataset is not None and spec.dataset.local_file is not None:
+        options["--dataset-path"] = str(prompts)
+    elif spec.dataset is not None:
+        options |= {
+            "--dataset-path": spec.dataset.path,
+            "--dataset-prompt-column": spec.dataset.prompt_column,
+            "--dataset-config": spec.dataset.config,
+        }
+    return [item for name, value in options.items() if value is not None for item in (name, str(value))]
+
+
+def genai_bench_env(model: ModelSpec, spec: BenchmarkSpec, host: str) -> dict[str, str]:
+    """genai-bench's environment: servetune's, less anything that looks like a secret, with the Hub token named
+    by ``spec.hf_token_env`` passed as ``HF_TOKEN`` (its value never leaves the environment).
+
+    genai-bench works offline only when everything it loads is local: a tokenizer given as a Hub id, or a Hub
+    dataset, is fetched (or read from the Hub cache, when the Hub is out of reach)."""
+    env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
+    # A dataset config may name a Hub dataset; only a local prompt file is known to need nothing from the Hub.
+    dataset_local = spec.dataset is None or spec.dataset.local_file is not None
+    local = Path(model.tokenizer_path).is_dir() and dataset_local
+    if local:
+        env |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    elif spec.hf_token_env and (token := os.environ.get(spec.hf_token_env)):
+        env["HF_TOKEN"] = token
+    return no_proxy_env(env, [host])
+
+
+def landed_rounds(
+    out_dir: Path, seen: set[str], finished: bool, limits: RequestLimits | None = None
+) -> list[RoundMetrics]:
     """Rounds genai-bench has written since the last look, oldest first.
 
     A file still being written is not valid JSON yet: it is read on a later look, unless genai-bench has ended.
@@ -75,7 +135,7 @@ def landed_rounds(out_dir: Path, seen: set[str], finished: bool) -> list[RoundMe
     rounds = []
     for path in sorted(fresh, key=lambda p: (p.stat().st_mtime, p.name)):
         try:
-            rounds.append(parse_round(path))
+            rounds.append(parse_round(path, limits))
         except ResultParseError:
             if finished:
                 raise
@@ -93,8 +153,11 @@ def run_genai_bench(
     label: str,
     stop_grace: float = 10.0,
     settles: Settles | None = None,
+    levels: list[int] | None = None,
+    limits: RequestLimits | None = None,
 ) -> BenchmarkResult:
-    """Run one genai-bench over the spec's scenarios and concurrency levels, reading each round as it lands.
+    """Run one genai-bench over the spec's scenarios and ``levels`` (the spec's when None), reading each round as
+    it lands; its per-request metrics are judged against ``limits``.
 
     After each round, ``settles(rounds so far)`` may end the benchmark there; genai-bench is then stopped at
     once. It is also stopped once its last round has landed: what it does after that (an Excel workbook and
@@ -107,10 +170,10 @@ def run_genai_bench(
         shutil.rmtree(out_dir)  # a retried benchmark must not mix its rounds with an earlier attempt's
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     log_path = out_dir.parent / f"{out_dir.name}.log"
-    host = urlparse(endpoint).hostname or "127.0.0.1"
-    env = no_proxy_env(os.environ, [host]) | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    argv = genai_bench_command(endpoint, model, api_backend, spec, out_dir)
-    expected = len(spec.traffic_scenarios) * len(spec.concurrency)
+    env = genai_bench_env(model, spec, urlparse(endpoint).hostname or "127.0.0.1")
+    write_prompts(spec, out_dir.parent)
+    argv = genai_bench_command(endpoint, model, api_backend, spec, out_dir, levels)
+    expected = len(spec.traffic_scenarios) * len(spec.concurrency if levels is None else levels)
     rounds: list[RoundMetrics] = []
     seen: set[str] = set()
     started = time.monotonic()
@@ -118,7 +181,7 @@ def run_genai_bench(
     try:
         while True:
             code = process_group.exit_code(pid)
-            for round_ in landed_rounds(out_dir, seen, finished=code is not None):
+            for round_ in landed_rounds(out_dir, seen, finished=code is not None, limits=limits):
                 rounds.append(round_)
                 if settles is not None and settles(rounds):
                     return BenchmarkResult(rounds=rounds, results_dir=str(out_dir), seconds=time.monotonic() - started)

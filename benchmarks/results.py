@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tuning.evaluation.goodput import RequestLimits, summarize_requests
 from tuning.evaluation.metrics import RoundMetrics
 
 _NOT_ROUNDS = ("experiment_metadata.json",)
@@ -24,7 +25,9 @@ def _finite(value: Any, where: str) -> float:
     return number
 
 
-def parse_round(path: Path) -> RoundMetrics:
+def parse_round(path: Path, limits: RequestLimits | None = None) -> RoundMetrics:
+    """One round; its per-request metrics (goodput and the like) are judged against ``limits``: the spec's latency
+    SLOs, per request (none: every request without an error is good)."""
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -47,9 +50,15 @@ def parse_round(path: Path) -> RoundMetrics:
     }
     num_requests = int(agg.get("num_requests", 0))
     failed = int(agg.get("num_error_requests", 0))
+    duration = _finite(agg.get("run_duration", 0.0), f"{path.name}: run_duration")
+    requests = data.get("individual_request_metrics")
+    if not isinstance(requests, list):
+        raise ResultParseError(f"{path.name}: no individual_request_metrics list; not a genai-bench result")
+    per_request = summarize_requests(requests, limits or RequestLimits(), duration, scale)
     return RoundMetrics(
         scenario=agg["scenario"],
-        concurrency=int(agg["num_concurrency"]),
+        # The level genai-bench varied: concurrency, or for embeddings and rerank the batch size.
+        concurrency=int(agg[agg.get("iteration_type") or "num_concurrency"]),
         **latencies,
         input_throughput=_finite(agg["mean_input_throughput_tokens_per_s"], f"{path.name}: input throughput"),
         output_throughput=_finite(agg["mean_output_throughput_tokens_per_s"], f"{path.name}: output throughput"),
@@ -58,8 +67,9 @@ def parse_round(path: Path) -> RoundMetrics:
         error_rate=_finite(agg.get("error_rate", failed / num_requests if num_requests else 0), "error_rate"),
         num_completed=int(agg.get("num_completed_requests", num_requests - failed)),
         num_failed=failed,
-        duration=_finite(agg.get("run_duration", 0.0), f"{path.name}: run_duration"),
+        duration=duration,
         source_file=path.name,
+        **per_request._asdict(),
     )
 
 
@@ -67,11 +77,11 @@ def is_round_file(path: Path) -> bool:
     return path.name not in _NOT_ROUNDS and not path.name.startswith("debug_")
 
 
-def parse_results(folder: Path) -> list[RoundMetrics]:
+def parse_results(folder: Path, limits: RequestLimits | None = None) -> list[RoundMetrics]:
     """Every round in a genai-bench experiment folder, ordered by scenario then concurrency.
 
     ``experiment_metadata.json`` describes the run, and ``debug_for_run_*.json`` is written when a round
     produced no metrics; neither is a round.
     """
-    rounds = [parse_round(path) for path in sorted(folder.glob("*.json")) if is_round_file(path)]
+    rounds = [parse_round(path, limits) for path in sorted(folder.glob("*.json")) if is_round_file(path)]
     return sorted(rounds, key=lambda r: (r.scenario, r.concurrency))

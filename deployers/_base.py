@@ -131,7 +131,8 @@ class Deployer(abc.ABC):
                     f"the engine stopped before it was ready; last lines of {deployment.log_path}:\n"
                     f"{self.logs(deployment, 30)}"
                 )
-            reason = probe(deployment.endpoint, self.engine.health_path, self.spec.model.name)
+            task = self.spec.benchmark.task.value
+            reason = probe(deployment.endpoint, self.engine.health_path, self.spec.model.name, task)
             if reason is None:
                 return time.monotonic() - started
             time.sleep(_READY_POLL_SECONDS)

@@ -21,6 +21,7 @@ from benchmarks.report import start_report
 from deployers import Deployer, Deployment
 from tasks import cleanup, record_trial_outcome, record_trial_start
 from tuning.evaluation.early_stop import EarlyStop, PruningReporter, early_stop
+from tuning.evaluation.load import load_plan
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import Phase, TrialOutcome, TrialState
 from tuning.evaluation.scoring import Score
@@ -65,6 +66,7 @@ class TrialLifecycle:
         self.outcome = TrialOutcome(number=number, params=params, state=TrialState.running)
         self.deployment: Deployment | None = None
         self.rounds: list[RoundMetrics] = []
+        self.plan = load_plan(spec.benchmark, spec.slos)
         self._pruned = False
         self._held = ExitStack()  # the trial's GPU slots and devices, released once its engine is gone
         self._started = self._benchmark_started = time.monotonic()
@@ -115,16 +117,27 @@ class TrialLifecycle:
     def benchmark_seconds_left(self) -> float:
         return max(self.spec.timeouts.benchmark - (time.monotonic() - self._benchmark_started), 1.0)
 
+    def load_steps(self, scenario: str) -> Iterator[list[int]]:
+        """The levels of each genai-bench run of ``scenario``, as the load mode chooses them from the rounds so
+        far: every level at once, or a ladder then bisection steps. Nothing more once the trial is settled."""
+        while not self.stopped_early:
+            levels = self.plan.next_levels([r for r in self.rounds if r.scenario == scenario])
+            if levels is None:
+                return
+            yield levels
+
     def settles(self, reporter: PruningReporter | None, gpus: int) -> Settles:
         """What a benchmark is told after each round lands: the round is kept (so a timeout keeps the rounds
-        measured before it), and the early-stop rule on every round so far says whether the trial is settled."""
+        measured before it); the early-stop rule on every round so far says whether the trial is settled, and
+        the load mode whether this genai-bench run has measured all it needs (a level beyond capacity)."""
 
-        def settled(scenario_rounds: list[RoundMetrics]) -> bool:
-            self.rounds.append(scenario_rounds[-1])
+        def settled(run_rounds: list[RoundMetrics]) -> bool:
+            self.rounds.append(run_rounds[-1])
             step = len(self.rounds) - 1
             if (stop := early_stop(self.spec, self.rounds, step, reporter, gpus)) is not None:
                 self._stop_early(stop, step)
-            return self.stopped_early
+            scenario = [r for r in self.rounds if r.scenario == run_rounds[-1].scenario]
+            return self.stopped_early or self.plan.ends_run(scenario)
 
         return settled
 

@@ -40,12 +40,11 @@ def trial(
         with lifecycle.phase(Phase.benchmark):
             reporter = Reporter(spec, run_id, trial_number, Store().url) if confirms is None else None
             results_dir, settles = lifecycle.results_dir(), lifecycle.settles(reporter, deployment.gpus)
-            # One genai-bench run per scenario, levels ascending: a level that breaks a hard SLO settles the trial.
+            # Per scenario, genai-bench runs over ascending levels: all of them, or a ladder and bisection steps.
             for scenario in spec.benchmark.traffic_scenarios:
-                load = benchmark.with_options(timeout_seconds=lifecycle.benchmark_seconds_left())
-                load(spec, deployer, deployment, results_dir, scenario, settles)
-                if lifecycle.stopped_early:
-                    break
+                for levels in lifecycle.load_steps(scenario):
+                    load = benchmark.with_options(timeout_seconds=lifecycle.benchmark_seconds_left())
+                    load(spec, deployer, deployment, results_dir, scenario, levels, settles)
         with lifecycle.phase(Phase.score):
             lifecycle.scored(score_result(spec, lifecycle.rounds, deployment.gpus))
     return lifecycle.result()

@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from benchmarks import Settles, run_genai_bench
 from deployers import Deployer, Deployment
+from tuning.evaluation.goodput import RequestLimits
 from tuning.evaluation.metrics import BenchmarkResult
 from tuning.spec import TuningSpec
 
@@ -17,17 +18,23 @@ def scenario_folder(scenario: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "_", scenario).strip("_")
 
 
-@task(name="benchmark", task_run_name="benchmark-{scenario}", cache_policy=NO_CACHE)
+def run_folder(scenario: str, levels: list[int], ladder: list[int]) -> str:
+    """Where one genai-bench run writes: the scenario's folder, and a folder per bisection step beside it."""
+    return scenario_folder(scenario) + ("" if levels == ladder else "-x" + "-".join(map(str, levels)))
+
+
+@task(name="benchmark", task_run_name="benchmark-{scenario}-x{levels}", cache_policy=NO_CACHE)
 def benchmark(
     spec: TuningSpec,
     deployer: Deployer,
     deployment: Deployment,
     out_dir: str,
     scenario: str,
+    levels: list[int],
     settles: Settles | None = None,
 ) -> BenchmarkResult:
-    """Load the engine with one genai-bench run over every concurrency level of one traffic scenario, in
-    ascending order; one round per level, each handed to ``settles`` as it lands, which may end the run there.
+    """Load the engine with one genai-bench run over ``levels`` of one traffic scenario, in ascending order; one
+    round per level, each handed to ``settles`` as it lands, which may end the run there.
 
     The timeout is what is left of ``timeouts.benchmark``; when it fires, genai-bench is stopped.
     """
@@ -36,7 +43,9 @@ def benchmark(
         spec.model,
         deployer.engine.api_backend,
         spec.benchmark.model_copy(update={"traffic_scenarios": [scenario]}),
-        Path(out_dir) / scenario_folder(scenario),
+        Path(out_dir) / run_folder(scenario, levels, spec.benchmark.concurrency),
         label=f"{deployment.label}/genai-bench",
         settles=settles,
+        levels=levels,
+        limits=RequestLimits.of(spec),
     )

@@ -27,7 +27,7 @@ from benchmarks.surfaces.surface import Surface, config_key
 from tuning.evaluation.early_stop import early_stop
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import TrialState
-from tuning.evaluation.scoring import Score, score
+from tuning.evaluation.scoring import Score, score_trial
 from tuning.spec import Configuration, StrategyName, StrategySpec, TuningSpec
 
 # Metrics noise leaves alone: counts, and the error rate (a fraction of requests, not a timing).
@@ -96,7 +96,7 @@ class SurfaceReplay:
             if (stop := early_stop(spec, trial.rounds, step, None, measurement.gpus)) is not None:
                 trial.stopped_early = stop.reason
                 break
-        trial.score = score(trial.rounds, spec.objectives, spec.slos, measurement.gpus, ranks=spec.objective)
+        trial.score = score_trial(spec, trial.rounds, measurement.gpus)
         return trial
 
 

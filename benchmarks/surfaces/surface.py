@@ -51,6 +51,8 @@ PARAM_PREFIX = "param:"
 TRIAL_COLUMN, STATE_COLUMN, ERROR_COLUMN, GPUS_COLUMN = "trial", "state", "error", "gpus"
 # The metric columns are RoundMetrics' own fields, so a metric is spelled once in the whole project.
 METRIC_COLUMNS: tuple[str, ...] = tuple(RoundMetrics.model_fields)
+# Surfaces recorded before the per-request metrics (goodput and the like) lack their columns, or leave them empty.
+REQUIRED_METRIC_COLUMNS = tuple(name for name, field in RoundMetrics.model_fields.items() if field.is_required())
 # A surface keeps three of the trial states: a configuration was benchmarked (in full or until pruned), or not.
 STATES = (TrialState.succeeded, TrialState.pruned, TrialState.failed)
 
@@ -136,7 +138,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str], list[str]]]:
     with handle:
         reader = csv.DictReader(handle)
         columns = list(reader.fieldnames or [])
-        missing = [c for c in (TRIAL_COLUMN, STATE_COLUMN, ERROR_COLUMN, *METRIC_COLUMNS) if c not in columns]
+        missing = [c for c in (TRIAL_COLUMN, STATE_COLUMN, ERROR_COLUMN, *REQUIRED_METRIC_COLUMNS) if c not in columns]
         if missing:
             raise SurfaceError(f"{path}: not a surface: columns {missing} are missing (header: {columns})")
         for row in reader:
@@ -173,7 +175,9 @@ def read_surface(path: str | Path) -> Surface:
         if state is TrialState.failed:
             continue
         try:
-            round_ = RoundMetrics.model_validate({c: row[c] for c in METRIC_COLUMNS})
+            round_ = RoundMetrics.model_validate(
+                {c: row[c] for c in METRIC_COLUMNS if c in REQUIRED_METRIC_COLUMNS or row.get(c)}
+            )
         except ValidationError as exc:
             problem = exc.errors(include_url=False)[0]
             column = ".".join(str(part) for part in problem["loc"])

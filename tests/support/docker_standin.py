@@ -74,31 +74,20 @@ class FakeContainer:
         return {"Id": self.id, "Names": ["/" + self.name], "Labels": self.labels, "State": self.status}
 
 
-class _FakeEngine(BaseHTTPRequestHandler):
+class _FakeEngine(StandInHandler):
     """What a ready engine answers on its published port."""
 
     served_name = ""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self) -> None:
-        self._json(200, {}) if self.path == "/health" else self._json(404, {"detail": "Not Found"})
+        self.answer(200, {}) if self.path == "/health" else self.answer(404, {"detail": "Not Found"})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         if self.path != "/v1/completions" or body.get("model") != self.served_name:
-            self._json(404, {"message": f"The model `{body.get('model')}` does not exist."})
+            self.answer(404, {"message": f"The model `{body.get('model')}` does not exist."})
             return
-        self._json(200, {"choices": [{"index": 0, "text": " world", "finish_reason": "length"}]})
+        self.answer(200, {"choices": [{"index": 0, "text": " world", "finish_reason": "length"}]})
 
 
 class DockerStandIn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -17,3 +18,12 @@ class StandInHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def answer(self, code: int, body: Any) -> None:
+        """Reply with ``body`` as JSON, or as it is when it is bytes."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)

@@ -7,7 +7,7 @@ import shlex
 
 from tuning.errors import ExitCode
 from tuning.search.space import SearchSpaceError, configurations, grid_size
-from tuning.spec import Configuration, StrategyName, TuningSpec
+from tuning.spec import BenchmarkSpec, Configuration, LoadMode, StrategyName, TuningSpec
 from tuning.spec.loading import SpecError, load_spec
 
 
@@ -21,6 +21,8 @@ def load(path: str) -> tuple[TuningSpec, list[Configuration]]:
     from tuning.search.samplers import SAMPLERS
 
     spec = load_spec(path)
+    if missing := spec.benchmark.missing_files():
+        raise SpecError(path, missing)
     try:
         if spec.strategy.name is StrategyName.grid:
             return spec, configurations(spec)
@@ -30,6 +32,20 @@ def load(path: str) -> tuple[TuningSpec, list[Configuration]]:
         raise SpecError(path, [str(exc)]) from None
     SAMPLERS[spec.strategy.name](spec.strategy)  # raises MissingExtra, naming the extra to install
     return spec, []
+
+
+def benchmark_text(bench: BenchmarkSpec) -> str:
+    """What a trial's benchmark will measure, in one line."""
+    scenarios, levels = bench.traffic_scenarios, bench.concurrency
+    if bench.mode is LoadMode.capacity:
+        shape = (
+            f"capacity per scenario {scenarios}: ladder x{levels} up to the first level that breaks a hard SLO, "
+            f"then bisection to within {bench.resolution:.0%}"
+        )
+    else:
+        shape = f"{len(scenarios) * len(levels)} round(s) per trial: scenarios {scenarios} x concurrency {levels}"
+    prompts = f"; prompts from {bench.dataset.path or bench.dataset.config}" if bench.dataset else ""
+    return f"benchmark: {shape}, {bench.max_requests_per_run} requests each{prompts}"
 
 
 def params_text(params: Configuration) -> str:
@@ -60,13 +76,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for name, dimension in spec.search_space.items():
             shown = dimension.values if dimension.values is not None else dimension.model_dump(exclude_none=True)
             print(f"  {name}: {shown}")
-    rounds = len(spec.benchmark.traffic_scenarios) * len(spec.benchmark.concurrency)
-    print(
-        f"benchmark: {rounds} round(s) per trial: scenarios {spec.benchmark.traffic_scenarios} "
-        f"x concurrency {spec.benchmark.concurrency}, {spec.benchmark.max_requests_per_run} requests each"
-    )
+    print(benchmark_text(spec.benchmark))
     direction = "maximize" if spec.objective.maximize else "minimize"
-    print(f"objective: {direction} {spec.objective.label}, {spec.objective.aggregate.value} over rounds")
+    over = "scenarios, each at its capacity" if spec.benchmark.mode is LoadMode.capacity else "rounds"
+    print(f"objective: {direction} {spec.objective.label}, {spec.objective.aggregate.value} over {over}")
     for slo in spec.slos:
         print(f"slo: {slo.label} ({'hard' if slo.hard else f'soft, penalty {slo.penalty:g}'})")
     if configs:

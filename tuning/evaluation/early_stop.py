@@ -1,9 +1,10 @@
 """When to stop benchmarking a configuration before its last concurrency level.
 
-Levels run in ascending order. After each one the rounds so far are scored: a broken hard SLO settles the
-trial, as higher load only adds latency; otherwise the score so far goes to the pruner (when there is one),
-which may stop a configuration that is doing worse than earlier ones. The trial flow and the replay of a
-recorded surface both follow this one rule.
+Levels run in ascending order. After each one the rounds so far are scored as the load mode reads them: a hard
+SLO broken where it makes the configuration infeasible (any level in `levels` mode, as higher load only adds
+latency; the lowest level in `capacity` mode) settles the trial; otherwise the score so far goes to the pruner
+(when there is one), which may stop a configuration that is doing worse than earlier ones. The trial flow and
+the replay of a recorded surface both follow this one rule.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from tuning.evaluation.load import load_plan
 from tuning.evaluation.metrics import RoundMetrics
-from tuning.evaluation.scoring import score
-from tuning.spec import TuningSpec
+from tuning.evaluation.scoring import score_trial
+from tuning.spec import LoadMode, TuningSpec
 
 
 class PruningReporter(Protocol):
@@ -40,11 +42,14 @@ def early_stop(
     After the last round there is nothing left to save, so it never stops there (the pruner still hears the score).
     """
     level = rounds[-1].concurrency
-    last = len(rounds) >= len(spec.benchmark.concurrency) * len(spec.benchmark.traffic_scenarios)
-    partial = score(rounds, [spec.objective], spec.slos, gpus)
+    last = load_plan(spec.benchmark, spec.slos).last_round(rounds)
+    partial = score_trial(spec, rounds, gpus, objectives=[spec.objective])
     if not partial.feasible:
-        broken = "; ".join(sorted({v.slo for v in partial.violations if v.hard}))
-        reason = f"stopped at concurrency {level}: hard SLO broken ({broken}), so higher levels were not run"
+        broken = "; ".join(sorted({v.slo for v in partial.violations if v.hard and not v.beyond_capacity}))
+        if spec.benchmark.mode is LoadMode.capacity:
+            reason = f"stopped at concurrency {level}: hard SLO broken at the lowest level ({broken}): no load meets it"
+        else:
+            reason = f"stopped at concurrency {level}: hard SLO broken ({broken}), so higher levels were not run"
         return None if last else EarlyStop(reason, pruned=False)
     if reporter is None:
         return None

@@ -12,7 +12,10 @@ from sqlmodel import Field, SQLModel
 
 class RoundMetrics(SQLModel):
     scenario: str = Field(description="genai-bench traffic scenario, e.g. D(100,100)")
-    concurrency: int = Field(description="Concurrent requests genai-bench kept in flight")
+    concurrency: int = Field(
+        description="Concurrent requests genai-bench kept in flight; for the embeddings and rerank tasks, the batch "
+        "size (inputs per request) with one request in flight"
+    )
     ttft_mean: float = Field(description="Time to first token, mean over the round's requests (s)")
     ttft_p50: float = Field(description="Time to first token, median over the round's requests (s)")
     ttft_p90: float = Field(description="Time to first token, 90th percentile over the round's requests (s)")
@@ -45,6 +48,17 @@ class RoundMetrics(SQLModel):
     num_completed: int = Field(description="Requests that completed")
     num_failed: int = Field(description="Requests that failed")
     duration: float = Field(description="Seconds the round ran")
+    # Read from the round's per-request metrics; rounds stored before release 0.2 have none.
+    goodput: float | None = Field(
+        default=None,
+        description="Requests per second whose own TTFT, TPOT and end-to-end latency each meet their SLO's max",
+    )
+    slo_attainment: float | None = Field(
+        default=None, description="Share of the round's requests that meet every latency SLO's max (0-1)"
+    )
+    output_throughput_per_user: float | None = Field(
+        default=None, description="Output tokens per second one request receives while it streams, mean (tok/s)"
+    )
     source_file: str = Field(description="genai-bench result file this round was read from")
 
     def metric(self, name: str, statistic: str | None = None) -> float:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
+
+from tuning.evaluation.load import LoadPlan, load_plan
+from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import TrialState
 from tuning.evaluation.pareto import Front, Goal, dominates, pareto_front
 from tuning.evaluation.ranking import confirmation_note, front_confirmation_note, nearest_miss, params_text
-from tuning.store import BenchmarkRound, Store, Trial, TuningRun
+from tuning.spec import BenchmarkSpec, LoadMode, SLOSpec
+from tuning.store import Store, Trial, TuningRun
+
+
+def stored_load_plan(run: TuningRun) -> tuple[LoadPlan, bool]:
+    """The load mode a run measured with, read from its stored spec section by section; and whether it is
+    `capacity`."""
+    benchmark = BenchmarkSpec.model_validate(run.spec.get("benchmark") or {})
+    slos = TypeAdapter(list[SLOSpec]).validate_python(run.spec.get("slos") or [])
+    return load_plan(benchmark, slos), benchmark.mode is LoadMode.capacity
 
 
 def _note(trial: Trial, front: Front | None = None, broken_again: list[int] | None = None) -> str:
@@ -38,7 +51,7 @@ def _note_of_state(trial: Trial) -> str:
         return _first_line(trial.error) or trial.state
     if trial.state != TrialState.succeeded:
         return ": ".join(part for part in (trial.phase, _first_line(trial.error)) if part)
-    hard = [v for v in trial.violations if v.get("hard")]
+    hard = [v for v in trial.violations if v.get("hard") and not v.get("beyond_capacity")]
     if hard:
         first: dict[str, dict[str, Any]] = {}
         for violation in sorted(hard, key=lambda v: (v["concurrency"], v["scenario"])):
@@ -50,8 +63,16 @@ def _note_of_state(trial: Trial) -> str:
         # The recorded reason reads "stopped at concurrency N: ..."; its first clause is what is new here.
         stopped = f"; {trial.stopped_early.split(':')[0]}" if trial.stopped_early else ""
         return "infeasible: " + "; ".join(broken) + stopped
+    notes = []
+    if trial.capacity:
+        notes.append("capacity " + ", ".join(f"x{level} ({scenario})" for scenario, level in trial.capacity.items()))
+    beyond = sorted({(v["scenario"], v["concurrency"]) for v in trial.violations if v.get("beyond_capacity")})
+    if beyond:
+        notes.append("beyond capacity: " + ", ".join(f"x{level}" for _, level in beyond))
     soft = [v for v in trial.violations if not v.get("hard")]
-    return ("soft SLO missed: " + "; ".join(sorted({v["slo"] for v in soft}))) if soft else ""
+    if soft:
+        notes.append("soft SLO missed: " + "; ".join(sorted({v["slo"] for v in soft})))
+    return "; ".join(notes)
 
 
 def _front_note(trial: Trial, front: Front) -> str:
@@ -70,12 +91,18 @@ def _front_note(trial: Trial, front: Front) -> str:
     return f"on the Pareto front; outside the pick rule: {missed}" if missed else "on the Pareto front"
 
 
-def _worst(rounds: list[BenchmarkRound], field: str) -> float | None:
+def _worst(rounds: Sequence[RoundMetrics], field: str) -> float | None:
     return max((getattr(r, field) for r in rounds), default=None)
 
 
-def _mean(rounds: list[BenchmarkRound], field: str) -> float | None:
+def _mean(rounds: Sequence[RoundMetrics], field: str) -> float | None:
     return sum(getattr(r, field) for r in rounds) / len(rounds) if rounds else None
+
+
+def _mean_known(rounds: Sequence[RoundMetrics], field: str) -> float | None:
+    """The mean where the rounds have the metric (rounds stored before 0.2 have no per-request metrics)."""
+    known = [value for r in rounds if (value := getattr(r, field)) is not None]
+    return sum(known) / len(known) if known else None
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -90,6 +117,7 @@ def leaderboard_rows(store: Store, run: TuningRun) -> list[dict[str, str]]:
     goal = Goal.of_stored_spec(run.spec)
     front = pareto_front(trials, goal) if goal.multi else None
     on_front = set(front.numbers) if front else set()
+    plan, capacity_mode = stored_load_plan(run)
 
     def order(t: Trial) -> tuple[int, float]:
         if front is not None and t.number in on_front and t.confirms is None:
@@ -99,7 +127,9 @@ def leaderboard_rows(store: Store, run: TuningRun) -> list[dict[str, str]]:
 
     rows = []
     for trial in sorted(trials, key=order):
-        rounds = store.rounds(trial.id) if trial.id is not None else []
+        measured = store.rounds(trial.id) if trial.id is not None else []
+        # In capacity mode the metrics shown are those at the capacity, as the score reads them.
+        rounds = plan.counted(measured).counted
         row = {
             "trial": str(trial.number) + (" *" if trial.number == run.best_trial else ""),
             "state": trial.state if trial.feasible is not False else "infeasible",
@@ -110,8 +140,11 @@ def leaderboard_rows(store: Store, run: TuningRun) -> list[dict[str, str]]:
             values = trial.objective_scores if trial.objective_scores else []
             row |= {name: _fmt(values[i]) if i < len(values) else "" for i, name in enumerate(goal.names)}
             row["front"] = "yes" if trial.number in on_front else ""
+        if capacity_mode:
+            row["capacity"] = "/".join(str(c) for c in (trial.capacity or {}).values())
         row |= {
             "out tok/s": _fmt(_mean(rounds, "output_throughput")),
+            "goodput req/s": _fmt(_mean_known(rounds, "goodput")),
             "ttft p90 s": _fmt(_worst(rounds, "ttft_p90")),
             "tpot p90 s": _fmt(_worst(rounds, "tpot_p90")),
             "e2e p90 s": _fmt(_worst(rounds, "e2e_latency_p90")),
@@ -228,6 +261,13 @@ def _headline(run: TuningRun, trial: Trial, front: Front | None) -> list[str]:
     ]
 
 
+def _versus_capacity(round_: RoundMetrics, capacity: Mapping[str, int]) -> str:
+    level = capacity.get(round_.scenario)
+    if level is None:
+        return ""
+    return "capacity" if round_.concurrency == level else "beyond capacity" if round_.concurrency > level else ""
+
+
 def best_card(store: Store, run: TuningRun, trial: Trial | None) -> str:
     """Markdown for the best (or, with several objectives, the picked) configuration: its parameters, the exact
     launch command and its rounds; without one, why not and the nearest miss."""
@@ -238,8 +278,16 @@ def best_card(store: Store, run: TuningRun, trial: Trial | None) -> str:
         return _no_best_card(run, trials, front)
     rounds = store.rounds(trial.id) if trial.id is not None else []
     confirmed = front_confirmation_note(trials, front) if front else confirmation_note(trials, run.maximize)
+    capacity = trial.capacity or {}
+    at_capacity = [
+        "Capacity, the highest concurrency meeting every hard SLO: "
+        + ", ".join(f"**{level}** at {scenario}" for scenario, level in capacity.items())
+        + ". Its metrics are read there.",
+        "",
+    ]
     lines = [
         *_headline(run, trial, front),
+        *(at_capacity if capacity else []),
         *([f"Confirmation: {confirmed}.", ""] if confirmed else []),
         "| parameter | value |",
         "| --- | --- |",
@@ -251,12 +299,12 @@ def best_card(store: Store, run: TuningRun, trial: Trial | None) -> str:
         launch_command(trial),
         "```",
         "",
-        "| scenario | concurrency | out tok/s | ttft p90 s | tpot p90 s | e2e p90 s | error rate |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | concurrency | out tok/s | goodput req/s | ttft p90 s | tpot p90 s | e2e p90 s | error rate | |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *[
-            f"| {r.scenario} | {r.concurrency} | {r.output_throughput:.4g} | {r.ttft_p90:.4g} | "
-            f"{r.tpot_p90:.4g} | {r.e2e_latency_p90:.4g} | {r.error_rate:.2g} |"
-            for r in rounds
+            f"| {r.scenario} | {r.concurrency} | {r.output_throughput:.4g} | {_fmt(r.goodput)} | {r.ttft_p90:.4g} | "
+            f"{r.tpot_p90:.4g} | {r.e2e_latency_p90:.4g} | {r.error_rate:.2g} | {_versus_capacity(r, capacity)} |"
+            for r in sorted(rounds, key=lambda r: (r.scenario, r.concurrency))
         ],
         "",
         f"genai-bench results, plots and sheet: `{trial.results_dir}`  ",

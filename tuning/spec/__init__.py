@@ -1,11 +1,15 @@
 """The spec: the one schema that the CLI, the Prefect run form, the database and the docs derive from."""
 
 from tuning.spec._base import Configuration, ParamValue, StrictModel
-from tuning.spec._benchmark import SCENARIO_PATTERNS, BenchmarkSpec, BenchmarkTask
+from tuning.spec._benchmark import BATCHED_TASKS, SCENARIO_PATTERNS, BenchmarkSpec, BenchmarkTask, LoadMode
+from tuning.spec._dataset import DatasetError, DatasetSpec, looks_local, read_prompts
 from tuning.spec._deployer import DeployerSpec, DockerDeployerSpec, LocalDeployerSpec, OmeDeployerSpec
 from tuning.spec._engine import EngineName, EngineSpec, ModelSpec
 from tuning.spec._objective import (
+    CAPACITY_METRICS,
     LATENCY_METRICS,
+    OBJECTIVE_PRESETS,
+    PER_REQUEST_METRICS,
     Aggregate,
     ObjectiveMetric,
     ObjectiveSpec,
@@ -26,8 +30,12 @@ from tuning.spec._search import (
 from tuning.spec._tuning import RegressionBaseline, RegressionSpec, TimeoutSpec, TuningSpec
 
 __all__ = [
+    "BATCHED_TASKS",
+    "CAPACITY_METRICS",
     "DEFAULT_SAMPLED_TRIALS",
     "LATENCY_METRICS",
+    "OBJECTIVE_PRESETS",
+    "PER_REQUEST_METRICS",
     "SCENARIO_PATTERNS",
     "SETTLED_AFTER_REPEATS",
     "Aggregate",
@@ -35,12 +43,15 @@ __all__ = [
     "BenchmarkTask",
     "Configuration",
     "ConfirmationSpec",
+    "DatasetError",
+    "DatasetSpec",
     "DeployerSpec",
     "Dimension",
     "DockerDeployerSpec",
     "EngineName",
     "EngineSpec",
     "HardwareSpec",
+    "LoadMode",
     "LocalDeployerSpec",
     "ModelSpec",
     "ObjectiveMetric",
@@ -58,4 +69,6 @@ __all__ = [
     "StrictModel",
     "TimeoutSpec",
     "TuningSpec",
+    "looks_local",
+    "read_prompts",
 ]

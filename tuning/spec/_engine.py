@@ -20,8 +20,8 @@ class ModelSpec(StrictModel):
     )
     tokenizer: str | None = Field(
         default=None,
-        description="Tokenizer genai-bench counts tokens with; it must be the model's own and load offline. "
-        "Defaults to `path`.",
+        description="Tokenizer genai-bench counts tokens with, the model's own: a local folder (loaded offline) or a "
+        "Hugging Face id (fetched, with the token `benchmark.hf_token_env` names). Defaults to `path`.",
     )
     served_name: str | None = Field(
         default=None,

@@ -11,8 +11,20 @@ from tuning.spec._base import StrictModel
 
 
 class ObjectiveMetric(StrEnum):
+    """What an objective measures; ``OBJECTIVE_UNITS`` gives each one's unit and ``MINIMIZED`` its direction."""
+
     output_throughput = "output_throughput"
     output_throughput_per_gpu = "output_throughput_per_gpu"
+    output_throughput_per_user = "output_throughput_per_user"
+    total_throughput = "total_throughput"
+    total_throughput_per_gpu = "total_throughput_per_gpu"
+    requests_per_second = "requests_per_second"
+    goodput = "goodput"
+    goodput_per_gpu = "goodput_per_gpu"
+    slo_attainment = "slo_attainment"
+    capacity = "capacity"
+    capacity_per_gpu = "capacity_per_gpu"
+    cost_per_million_output_tokens = "cost_per_million_output_tokens"
     ttft = "ttft"
     tpot = "tpot"
     e2e_latency = "e2e_latency"
@@ -32,6 +44,43 @@ class Aggregate(StrEnum):
 
 
 LATENCY_METRICS = frozenset({ObjectiveMetric.ttft, ObjectiveMetric.tpot, ObjectiveMetric.e2e_latency})
+MINIMIZED = LATENCY_METRICS | {ObjectiveMetric.cost_per_million_output_tokens}
+OBJECTIVE_UNITS = {
+    ObjectiveMetric.output_throughput: "tok/s",
+    ObjectiveMetric.output_throughput_per_gpu: "tok/s/GPU",
+    ObjectiveMetric.output_throughput_per_user: "tok/s/user",
+    ObjectiveMetric.total_throughput: "tok/s",
+    ObjectiveMetric.total_throughput_per_gpu: "tok/s/GPU",
+    ObjectiveMetric.requests_per_second: "req/s",
+    ObjectiveMetric.goodput: "req/s",
+    ObjectiveMetric.goodput_per_gpu: "req/s/GPU",
+    ObjectiveMetric.slo_attainment: "share",
+    ObjectiveMetric.capacity: "concurrent requests",
+    ObjectiveMetric.capacity_per_gpu: "concurrent requests/GPU",
+    ObjectiveMetric.cost_per_million_output_tokens: "per M output tokens",
+    ObjectiveMetric.ttft: "s",
+    ObjectiveMetric.tpot: "s",
+    ObjectiveMetric.e2e_latency: "s",
+}
+# Measures of generated tokens: the embeddings and rerank tasks generate none.
+GENERATION_METRICS = frozenset(
+    {
+        ObjectiveMetric.output_throughput,
+        ObjectiveMetric.output_throughput_per_gpu,
+        ObjectiveMetric.output_throughput_per_user,
+        ObjectiveMetric.cost_per_million_output_tokens,
+        ObjectiveMetric.tpot,
+    }
+)
+CAPACITY_METRICS = frozenset({ObjectiveMetric.capacity, ObjectiveMetric.capacity_per_gpu})
+# Computed per request against the SLO thresholds, so they mean nothing without a latency SLO.
+PER_REQUEST_METRICS = frozenset(
+    {ObjectiveMetric.goodput, ObjectiveMetric.goodput_per_gpu, ObjectiveMetric.slo_attainment}
+)
+# The axes of vLLM's `bench sweep` Pareto plot: how fast each user is served against what each GPU yields.
+OBJECTIVE_PRESETS: dict[str, list[str]] = {
+    "user-vs-gpu": [ObjectiveMetric.output_throughput_per_user.value, ObjectiveMetric.output_throughput_per_gpu.value],
+}
 
 
 class ObjectiveSpec(StrictModel):
@@ -39,7 +88,14 @@ class ObjectiveSpec(StrictModel):
 
     metric: ObjectiveMetric = Field(
         default=ObjectiveMetric.output_throughput,
-        description="Throughputs are maximized (tokens/s), latencies minimized (seconds).",
+        description="Latencies (seconds) and cost are minimized; everything else is maximized. Throughputs are "
+        "tokens/s of the server (`_per_gpu`: divided by the trial's GPUs); `output_throughput_per_user` is "
+        "the tokens/s one request receives while it streams (mean over requests); `requests_per_second` "
+        "counts completed requests. `goodput` counts only the requests whose own latencies meet every latency "
+        "SLO's threshold (per request, whatever the SLO's statistic), per second; `slo_attainment` is their "
+        "share of all requests. `capacity` is the highest concurrency that meets every hard SLO "
+        "(`benchmark.mode: capacity`). `cost_per_million_output_tokens` is the GPU time one million output "
+        "tokens take at `hardware.gpu_hour_price`. In capacity mode, every metric is read at the capacity.",
     )
     statistic: Statistic = Field(
         default=Statistic.p90, description="Which statistic of a latency metric; ignored for throughput."
@@ -56,13 +112,14 @@ class ObjectiveSpec(StrictModel):
 
     @property
     def maximize(self) -> bool:
-        return self.metric not in LATENCY_METRICS
+        return self.metric not in MINIMIZED
 
     @property
     def label(self) -> str:
-        if self.metric in LATENCY_METRICS:
-            return f"{self.metric.value} {self.statistic.value} (s)"
-        return f"{self.metric.value} (tok/s)"
+        return (
+            f"{self.name.replace('_', ' ') if self.metric in LATENCY_METRICS else self.metric.value} "
+            f"({OBJECTIVE_UNITS[self.metric]})"
+        )
 
     @property
     def name(self) -> str:
@@ -105,11 +162,20 @@ class SLOMetric(StrEnum):
 
 
 class SLOSpec(StrictModel):
-    """A service-level objective, checked on every benchmark round."""
+    """A service-level objective, checked on every benchmark round.
+
+    It is a percentile SLO: a round meets it when the round's statistic (p90 TTFT, say) is within `max`. The same
+    `max` is also a per-request threshold: `goodput` and `slo_attainment` count the requests whose own TTFT, TPOT
+    and end-to-end latency are each within their SLO's `max`, whatever the statistic.
+    """
 
     metric: SLOMetric = Field(description="Latencies in seconds; error_rate as a fraction of requests.")
-    statistic: Statistic = Field(default=Statistic.p90, description="Which statistic of a latency metric.")
-    max: float = Field(ge=0, description="Highest acceptable value.")
+    statistic: Statistic = Field(
+        default=Statistic.p90,
+        description="Which statistic of a latency metric the round is checked on. Per-request metrics (goodput, "
+        "slo_attainment) use `max` on each request instead.",
+    )
+    max: float = Field(ge=0, allow_inf_nan=False, description="Highest acceptable value.")
     hard: bool = Field(
         default=True,
         description="A hard SLO broken in any round makes the configuration infeasible; a soft one "

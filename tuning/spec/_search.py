@@ -144,6 +144,15 @@ class HardwareSpec(StrictModel):
         "rejected before any engine starts. Unset: the GPUs this machine has when trials run in-process "
         "(1 slot without GPUs), and no limit for a pool.",
     )
+    gpu_hour_price: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="What one GPU costs per hour, in any currency: the objective `cost_per_million_output_tokens` "
+        "is the trial's GPUs x this price for the time one million output tokens take. A machine without GPUs "
+        "counts as one.",
+        examples=[2.5],
+    )
 
     @field_validator("pool")
     @classmethod

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from tuning.spec._base import RUN_NAME, StrictModel, canonical_flags
-from tuning.spec._benchmark import BenchmarkSpec
+from tuning.spec._benchmark import BATCHED_TASKS, BenchmarkSpec, LoadMode
 from tuning.spec._deployer import DeployerSpec, LocalDeployerSpec
 from tuning.spec._engine import EngineSpec, ModelSpec
-from tuning.spec._objective import ObjectiveSpec, PickRule, SLOSpec
+from tuning.spec._objective import (
+    CAPACITY_METRICS,
+    GENERATION_METRICS,
+    OBJECTIVE_PRESETS,
+    PER_REQUEST_METRICS,
+    ObjectiveMetric,
+    ObjectiveSpec,
+    PickRule,
+    SLOMetric,
+    SLOSpec,
+)
 from tuning.spec._search import ConfirmationSpec, Dimension, HardwareSpec, StrategyName, StrategySpec
 
 
@@ -51,6 +61,17 @@ class RegressionSpec(StrictModel):
     window: PositiveInt = Field(default=5, description="How many of the latest rechecks `median` takes.")
 
 
+def _objective_preset(value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in OBJECTIVE_PRESETS:
+            raise ValueError(
+                f"{value!r} is not an objectives preset; expected a list of objectives or one of: "
+                + ", ".join(OBJECTIVE_PRESETS)
+            )
+        return OBJECTIVE_PRESETS[value]
+    return value
+
+
 class TuningSpec(StrictModel):
     """A tuning run: which engine and model, what to vary, what load, and what counts as best."""
 
@@ -72,11 +93,13 @@ class TuningSpec(StrictModel):
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
     confirmation: ConfirmationSpec = Field(default_factory=ConfirmationSpec)
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
-    objectives: list[ObjectiveSpec] = Field(
+    objectives: Annotated[list[ObjectiveSpec], BeforeValidator(_objective_preset)] = Field(
         default_factory=lambda: [ObjectiveSpec()],
         description="What makes one configuration better than another: one objective, or two or more to trade "
-        "off, whose Pareto front the search looks for and of which `pick` chooses one point.",
-        examples=[["output_throughput_per_gpu", {"metric": "ttft", "statistic": "p90"}]],
+        "off, whose Pareto front the search looks for and of which `pick` chooses one point. A preset name "
+        "stands for a list: `user-vs-gpu` is output_throughput_per_user against output_throughput_per_gpu, the "
+        "axes of vLLM's `bench sweep` Pareto plot.",
+        examples=[["output_throughput_per_gpu", {"metric": "ttft", "statistic": "p90"}], "user-vs-gpu"],
     )
     # The single-objective form, `objective: X`, is `objectives: [X]`: it is read here (so the form, the docs and
     # an error's location name `objective`), moved into `objectives`, and never stored.
@@ -150,6 +173,44 @@ class TuningSpec(StrictModel):
             raise ValueError(
                 f"objective ({shorthand.name}) differs from the objective pick.best names ({self.objective.name}); "
                 "with objectives, leave objective out"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _objectives_measurable(self) -> Self:
+        metrics = {o.metric for o in self.objectives}
+        capacity = self.benchmark.mode is LoadMode.capacity
+        if not capacity and (asked := sorted(m.value for m in metrics & CAPACITY_METRICS)):
+            raise ValueError(
+                f"objective {asked[0]} is found only by benchmark.mode 'capacity' (now {self.benchmark.mode.value!r})"
+            )
+        if self.benchmark.task in BATCHED_TASKS:
+            generated = sorted(m.value for m in metrics & GENERATION_METRICS)
+            generated += [f"slos: {s.metric.value}" for s in self.slos if s.metric is SLOMetric.tpot]
+            if generated:
+                raise ValueError(
+                    f"{generated[0]} measures generated tokens, and task {self.benchmark.task.value} generates none; "
+                    "use total_throughput, requests_per_second, goodput or e2e_latency (and ttft or e2e_latency SLOs)"
+                )
+        latency_slos = [s for s in self.slos if s.metric is not SLOMetric.error_rate]
+        if not latency_slos and (asked := sorted(m.value for m in metrics & PER_REQUEST_METRICS)):
+            raise ValueError(
+                f"objective {asked[0]} counts the requests that meet the latency SLOs, and slos has none; add a "
+                "ttft, tpot or e2e_latency SLO"
+            )
+        if ObjectiveMetric.cost_per_million_output_tokens in metrics and self.hardware.gpu_hour_price is None:
+            raise ValueError(
+                "objective cost_per_million_output_tokens needs hardware.gpu_hour_price, the price of a GPU-hour"
+            )
+        if capacity and self.strategy.pruner != "none":
+            raise ValueError(
+                f"strategy.pruner {self.strategy.pruner!r} cannot be used with benchmark.mode 'capacity': a pruner "
+                "compares trials at the same step, and capacity runs each trial's own levels; use pruner 'none'"
+            )
+        if capacity and not any(s.hard for s in self.slos):
+            raise ValueError(
+                "benchmark.mode 'capacity' looks for the highest load that meets every hard SLO, and slos has no "
+                "hard one; add one, such as {metric: ttft, statistic: p90, max: 1.0}"
             )
         return self
 

@@ -154,6 +154,7 @@ class Store:
             trial.violations = [v.model_dump() for v in score.violations] if score else []
             trial.constraints = score.constraints if score else []
             trial.objective_scores = score.objective_scores if score and score.objective_scores else None
+            trial.capacity = score.capacity if score and score.capacity else None
             for phase in ("deploy", "ready", "benchmark", "cleanup", "total"):
                 setattr(trial, f"{phase}_seconds", outcome.timings.get(phase))
             trial.finished_at = _now()

@@ -116,6 +116,11 @@ class Trial(SQLModel, table=True):
         description="Per objective of a multi-objective run (spec order), after soft penalties",
     )
     on_front: bool | None = Field(default=None, description="Whether the run's Pareto front holds this trial")
+    capacity: dict[str, int] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="Capacity mode: per traffic scenario, the highest concurrency that met every hard SLO",
+    )
     owner: str | None = Field(default=None, description="host/pid of the process that ran the trial")
     started_at: datetime | None = _timestamp("When the trial started (UTC)")
     finished_at: datetime | None = _timestamp("When the trial ended (UTC)")

@@ -105,22 +105,14 @@ class FakeEngine:
         engine = self
 
         class Handler(StandInHandler):
-            def _answer(self, code: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def do_GET(self) -> None:
                 engine.paths.append(self.path)
-                self._answer(200, {} if self.path == "/health" else {"data": [{"id": "qwen3-8b"}]})
+                self.answer(200, {} if self.path == "/health" else {"data": [{"id": "qwen3-8b"}]})
 
             def do_POST(self) -> None:
                 engine.paths.append(self.path)
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                self._answer(200, {"model": request["model"], "choices": [{"index": 0, "text": "!"}]})
+                self.answer(200, {"model": request["model"], "choices": [{"index": 0, "text": "!"}]})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

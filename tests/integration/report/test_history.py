@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy
-from sqlmodel import SQLModel
 
 from flows import NothingToRecheck, regression
 from tests.support.factories import make_spec, round_metrics
@@ -23,7 +22,7 @@ from tuning.evaluation.scoring import Score, SLOViolation
 from tuning.report.history import UnknownTarget, judge, target_history
 from tuning.spec import TuningSpec
 from tuning.spec.loading import SpecError, spec_from_data
-from tuning.store import RunKind, Store
+from tuning.store import RunKind, Store, migrations
 
 PARAMS = [{"max-num-seqs": 2}, {"max-num-seqs": 4}, {"max-num-seqs": 8}]
 ERROR_SLO = SLOViolation(slo="error_rate <= 0", scenario="D(40,16)", concurrency=2, observed=0.5, limit=0.0, hard=True)
@@ -222,8 +221,9 @@ def test_resuming_a_run_name_ignores_its_rechecks(database_url: str) -> None:
 
 def test_a_database_from_before_run_kinds_gets_the_column_and_its_runs_are_tuning_runs(database_url: str) -> None:
     older = sqlalchemy.create_engine(database_url)
-    SQLModel.metadata.create_all(older)
+    migrations.upgrade(older, migrations.FIRST_REVISION)  # release 0.1.0's tables, then as a build before it
     with older.begin() as connection:
+        connection.execute(sqlalchemy.text(f"DROP TABLE {migrations.VERSION_TABLE}"))
         connection.execute(sqlalchemy.text("ALTER TABLE tuning_run DROP COLUMN kind"))
         connection.execute(
             sqlalchemy.text(

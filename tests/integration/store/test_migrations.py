@@ -16,9 +16,11 @@ import optuna
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import MetaData, create_engine, make_url, text
 
+from tests.support.factories import round_metrics
 from tests.support.paths import TEST_DATA
+from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import RunState, TrialState
 from tuning.search.study import study_name
 from tuning.spec import TuningSpec
@@ -98,6 +100,47 @@ def test_opening_an_upgraded_database_again_changes_nothing(legacy_url: str) -> 
     assert versions == [(migrations.head(),)]
     assert optuna_versions == [("v3.2.0.a",)], "Optuna's own alembic history is left alone"
     assert [(r.id, r.state) for r in store.runs()] == before
+
+
+def test_a_database_at_the_first_revision_keeps_its_rounds_and_leaves_the_new_metrics_empty(database_url: str) -> None:
+    old = create_engine(database_url)
+    migrations.upgrade(old, migrations.FIRST_REVISION)
+    assert migrations.revision(old) == migrations.FIRST_REVISION
+    tables = MetaData()
+    tables.reflect(bind=old)
+    assert "goodput" not in tables.tables["benchmark_round"].columns
+    per_request = {"goodput", "slo_attainment", "output_throughput_per_user"}
+    measured = round_metrics(concurrency=4, throughput=180.0, latency=0.25)
+    with old.begin() as connection:
+        connection.execute(
+            tables.tables["tuning_run"].insert(),
+            {
+                "id": "r0001", "name": "before-0002", "state": RunState.completed.value, "engine": "vllm",
+                "model": "m", "objective": "output_throughput (tok/s)", "maximize": True,
+                "spec": _spec("before-0002").model_dump(mode="json"),
+            },
+        )  # fmt: skip
+        connection.execute(
+            tables.tables["trial"].insert(),
+            {
+                "id": 7, "run_id": "r0001", "number": 0, "params": {"x": 1}, "state": TrialState.succeeded.value,
+                "score": 180.0, "violations": [], "constraints": [], "command": ["vllm", "serve"],
+            },
+        )  # fmt: skip
+        connection.execute(
+            tables.tables["benchmark_round"].insert(),
+            measured.model_dump(exclude=per_request) | {"id": 1, "trial_id": 7},
+        )
+    old.dispose()
+
+    store = Store(database_url)
+
+    assert migrations.revision(store.engine) == migrations.head()
+    [trial] = store.trials("r0001")
+    assert (trial.number, trial.score, trial.capacity) == (0, 180.0, None)
+    [stored] = store.rounds(7)
+    assert RoundMetrics.model_validate(stored.model_dump()) == measured
+    assert {name: getattr(stored, name) for name in per_request} == dict.fromkeys(per_request)
 
 
 def test_a_fresh_database_is_at_head_with_the_columns_of_the_models(database_url: str) -> None:

@@ -11,7 +11,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from tuning.spec import SCENARIO_PATTERNS, BenchmarkSpec
+from tuning.spec import SCENARIO_PATTERNS, BenchmarkSpec, BenchmarkTask
 
 CORPUS = [
     "D(100,100)",
@@ -34,11 +34,18 @@ CORPUS = [
     "U(50,100)/(200,250)x",
     "N(480,240)/(300,150",
     "D(100,100)/(1,1)",
+    # embeddings and rerank
+    "E(64)",
+    "E(64,1)",
+    "E()",
+    "R(32,8)",
+    "R(32)",
+    "R(32,8)/(1,1)",
 ]
 
 GENAI_BENCH_SCRIPT = """
 import json, sys
-from genai_bench.scenarios.base import Scenario, TextDistribution
+from genai_bench.scenarios.base import EmbeddingDistribution, ReRankDistribution, Scenario, TextDistribution
 import genai_bench.scenarios  # registers the scenario classes
 
 accepted = {}
@@ -47,7 +54,8 @@ for scenario in json.loads(sys.argv[1]):
         accepted[scenario] = bool(Scenario.validate(scenario))
     except ValueError:
         accepted[scenario] = False
-text_types = sorted(t.value for t in TextDistribution)
+kinds = [*TextDistribution, *EmbeddingDistribution, *ReRankDistribution]
+text_types = sorted(t.value for t in kinds if len(t.value) == 1)  # "dataset" is no grammar, only a name
 print("RESULT " + json.dumps({"accepted": accepted, "text_types": text_types}))
 """
 
@@ -70,13 +78,16 @@ def genai_bench(tmp_path_factory):
 
 
 def servetune_accepts(scenario):
-    try:
-        spec = BenchmarkSpec(traffic_scenarios=[scenario])
-    except ValidationError:
-        return False
-    # What servetune accepts it hands to genai-bench unchanged.
-    assert spec.traffic_scenarios == [scenario]
-    return True
+    """Whether servetune accepts the scenario for some task: each task takes its own kinds of scenario."""
+    for task in BenchmarkTask:
+        try:
+            spec = BenchmarkSpec(task=task, traffic_scenarios=[scenario])
+        except ValidationError:
+            continue
+        # What servetune accepts it hands to genai-bench unchanged.
+        assert spec.traffic_scenarios == [scenario]
+        return True
+    return False
 
 
 def test_genai_bench_validator_ran_and_accepts_the_documented_examples(genai_bench):
@@ -87,7 +98,7 @@ def test_genai_bench_validator_ran_and_accepts_the_documented_examples(genai_ben
     assert accepted["X(1)"] is False
 
 
-def test_servetune_knows_exactly_genai_benchs_text_scenario_types(genai_bench):
+def test_servetune_knows_exactly_genai_benchs_scenario_types(genai_bench):
     assert sorted(SCENARIO_PATTERNS) == genai_bench["text_types"]
 
 

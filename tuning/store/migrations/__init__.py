@@ -43,8 +43,8 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return type_ != "table" or name in TABLE_NAMES
 
 
-def upgrade(engine: Engine) -> None:
-    """Upgrade servetune's tables to the newest revision, creating them in a database without them.
+def upgrade(engine: Engine, target: str = "head") -> None:
+    """Upgrade servetune's tables to the newest revision (or ``target``), creating them in a database without them.
 
     Tables made by release 0.1.0 (no version table) are first stamped with the revision they match.
     """
@@ -54,7 +54,7 @@ def upgrade(engine: Engine) -> None:
         if _revision(connection) is None and _has_tables(connection):
             _complete_first_revision(connection)
             command.stamp(config, FIRST_REVISION)
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
         connection.commit()
 
 
