@@ -15,7 +15,7 @@ from benchmarks.results import ResultParseError, is_round_file, parse_round
 from tuning.evaluation.goodput import RequestLimits
 from tuning.evaluation.metrics import BenchmarkResult, RoundMetrics
 from tuning.runtime import process_group
-from tuning.runtime.network import no_proxy_env
+from tuning.runtime.network import free_port, no_proxy_env
 from tuning.spec import BATCHED_TASKS, BenchmarkSpec, ModelSpec, read_prompts
 from tuning.spec._base import SECRET_NAME
 
@@ -95,6 +95,8 @@ def _traffic_options(spec: BenchmarkSpec, prompts: Path) -> list[str]:
         "--warmup-ratio": spec.warmup_ratio,
         "--cooldown-ratio": spec.cooldown_ratio,
         "--num-workers": spec.workers or None,
+        # Its workers meet their master on a port, 5557 unless told: two trials at once must not share it.
+        "--master-port": free_port() if spec.workers else None,
     }
     if spec.dataset is not None and spec.dataset.local_file is not None:
         options["--dataset-path"] = str(prompts)

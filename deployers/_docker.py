@@ -33,9 +33,8 @@ from docker.types import DeviceRequest, Mount
 from deployers import _live_engines
 from deployers._base import Deployer, DeployError, Deployment, EngineHandle, TransientDeployError
 from deployers._labels import OWNER, RUN, EngineLabels
-from deployers._local import free_port
 from tuning.runtime import process_group
-from tuning.runtime.network import no_proxy_env
+from tuning.runtime.network import free_port, no_proxy_env
 from tuning.spec import Configuration, DockerDeployerSpec, ModelSpec, TuningSpec
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import socket
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -13,7 +12,7 @@ from deployers import _live_engines
 from deployers._base import Deployer, DeployError, Deployment, EngineHandle, TransientDeployError
 from deployers._labels import EngineLabels
 from tuning.runtime import process_group
-from tuning.runtime.network import no_proxy_env
+from tuning.runtime.network import free_port, no_proxy_env
 from tuning.spec import Configuration, LocalDeployerSpec
 
 # The engine's environment is built, not inherited: only these, plus what the spec names, reach it.
@@ -30,12 +29,6 @@ class LocalHandle(EngineHandle):
     @property
     def key(self) -> str:
         return f"local/{self.pgid}"
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalDeployer(Deployer):

@@ -6,6 +6,7 @@ through them, so the engine's host and the loopback names are always added to NO
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping
 
 _LOCAL = ("localhost", "127.0.0.1", "::1")
@@ -19,3 +20,10 @@ def no_proxy_env(env: Mapping[str, str], hosts: Iterable[str] = ()) -> dict[str,
             names.append(host)
     value = ",".join(names)
     return {**env, "NO_PROXY": value, "no_proxy": value}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port no one listens on now: for an engine, or genai-bench's load-worker master."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

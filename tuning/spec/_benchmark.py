@@ -193,6 +193,12 @@ class BenchmarkSpec(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if (top := max(self.concurrency)) > self.max_requests_per_run:
+            raise ValueError(
+                f"concurrency level {top} is above max_requests_per_run ({self.max_requests_per_run}): genai-bench "
+                f"ends a round after that many requests, so {top} are never in flight at once; raise "
+                f"max_requests_per_run to at least {top} or drop the higher levels"
+            )
         allowed = TASK_SCENARIOS[self.task]
         for scenario in self.traffic_scenarios:
             if scenario != DATASET_SCENARIO and scenario[:1] not in allowed:

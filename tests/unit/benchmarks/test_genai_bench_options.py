@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,17 @@ def test_the_traffic_options_reach_genai_bench(tmp_path: Path) -> None:
     assert "--prefix-ratio" not in argv
 
 
+def test_load_workers_meet_their_master_on_a_port_of_their_own(tmp_path: Path) -> None:
+    """genai-bench's workers default to master port 5557: two trials at once on one machine would share it."""
+    spec = BenchmarkSpec(workers=2)
+
+    ports = {values(command(spec, tmp_path), "--master-port")[0] for _ in range(5)}
+
+    assert "5557" not in ports and len(ports) > 1
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", int(ports.pop())))  # free when handed out
+
+
 def test_unset_traffic_options_are_left_to_genai_bench(tmp_path: Path) -> None:
     argv = command(BenchmarkSpec(), tmp_path)
 
@@ -64,6 +76,7 @@ def test_unset_traffic_options_are_left_to_genai_bench(tmp_path: Path) -> None:
         "--warmup-ratio",
         "--cooldown-ratio",
         "--num-workers",  # 0 workers: the load runs in genai-bench's own process
+        "--master-port",
         "--dataset-path",
         "--dataset-prompt-column",
         "--dataset-config",

@@ -42,7 +42,7 @@ def result_file(folder: Path, name: str, **aggregated: Any) -> Path:
 
 @pytest.mark.parametrize("task", sorted(BATCHED))
 def test_the_levels_of_embeddings_and_rerank_are_batch_sizes(task: str, tmp_path: Path) -> None:
-    spec = BenchmarkSpec(task=task, traffic_scenarios=[BATCHED[task]], concurrency=[32, 1, 8])
+    spec = BenchmarkSpec(task=task, traffic_scenarios=[BATCHED[task]], concurrency=[32, 1, 8], max_requests_per_run=32)
 
     argv = command(spec, tmp_path)
 

@@ -26,6 +26,7 @@ def capacity_spec(resolution: float = 0.25, ladder: list[int] | None = None, **f
         "concurrency": ladder or LADDER,
         "resolution": resolution,
         "traffic_scenarios": [SHORT, LONG],
+        "max_requests_per_run": max(ladder or LADDER),
     }
     return make_spec(benchmark=benchmark, slos=fields.pop("slos", TTFT_SLO), **fields)
 

@@ -110,6 +110,16 @@ def test_resolution_outside_zero_to_one_is_refused_naming_the_field(resolution: 
     assert "benchmark.resolution" in message
 
 
+def test_a_level_above_the_requests_of_a_round_is_refused() -> None:
+    """A round ends after max_requests_per_run requests: at a higher concurrency that load never happens."""
+    benchmark = CAPACITY | {"concurrency": [1, 8, 64], "max_requests_per_run": 32}
+
+    message = problems(spec_data(benchmark=benchmark))
+
+    assert "benchmark: " in message and "concurrency level 64 is above max_requests_per_run (32)" in message
+    assert "at least 64" in message
+
+
 # --- objectives preset ------------------------------------------------------------------------------------
 
 
