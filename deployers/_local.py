@@ -47,13 +47,20 @@ class LocalDeployer(Deployer):
 
     def missing_files(self) -> list[str]:
         # An absolute path is a local folder; anything else (org/model) is a hub id the engine resolves itself.
-        model = self.spec.model
+        model, engine = self.spec.model, self.spec.engine
         paths = {"model.path": model.path, "model.tokenizer": model.tokenizer}
-        return [
+        missing = [
             f"{field}: {path} does not exist on this machine (a local folder; a hub id is written org/name)"
             for field, path in paths.items()
             if path and os.path.isabs(path) and not os.path.exists(path)
         ]
+        interpreter = engine.interpreter
+        if os.path.isabs(interpreter) and not os.path.exists(interpreter):
+            field = "engine.venv" if engine.venv else "engine.python"
+            missing.append(
+                f"{field}: {interpreter} does not exist on this machine (`make engine` makes the quickstart's)"
+            )
+        return missing
 
     def preview_command(self, params: Configuration) -> list[str]:
         return self.engine.command(self.spec.model, params, self.settings.host, 8000)

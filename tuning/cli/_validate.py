@@ -57,6 +57,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from deployers.engines import flag_problems
 
     spec, configs = load(args.spec)
+    if spec.hardware.pool is None and (missing := deployer_for(spec).missing_files()):
+        raise SpecError(args.spec, missing)  # on a pool, the files must be on the worker's machine instead
     problems, flags, note = flag_problems(spec)  # against the installed engine's own parser
     if problems:
         raise SpecError(args.spec, problems)

@@ -8,13 +8,43 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Any
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, model_validator
+
+
+def _numbers_only(annotation: Any) -> bool:
+    """Whether a field takes numbers (or lists of them) and no yes/no: ``int``, ``float | None``, ``list[int]``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _numbers_only(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(members) and all(_numbers_only(a) for a in members)
+    if origin is list:
+        return _numbers_only(get_args(annotation)[0])
+    return annotation in (int, float)
+
+
+def _has_yes_no(value: Any) -> bool:
+    return isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value))
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity compare false with everything: a limit or a value of either would silently never hold.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_yes_no_for_numbers(cls, data: Any) -> Any:
+        """Pydantic reads `true` as 1 where a number is meant; `max_requests_per_run: true` is a slip, not 1."""
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                key = field.alias or name
+                if _has_yes_no(data.get(key)) and _numbers_only(field.annotation):
+                    raise ValueError(f"{key}: {data[key]!r} is true/false, and {key} takes a number")
+        return data
 
 
 def _scalar(value: Any) -> Any:
@@ -41,10 +71,34 @@ def _check_flag_name(name: str) -> str:
     return name.replace("_", "-")
 
 
+_SECRET_WORDS = (
+    {"token"},
+    {"secret"},
+    {"password"},
+    {"credential"},
+    {"credentials"},
+    {"api", "key"},
+    {"access", "key"},
+)
+
+
+def is_secret_flag(name: str) -> bool:
+    """``api-key``, ``hf-token``, ``ssl-keyfile-password``: a flag whose value is a secret (``max-num-batched-tokens``
+    is not)."""
+    words = set(name.lower().replace("_", "-").split("-"))
+    return any(secret <= words for secret in _SECRET_WORDS)
+
+
 def canonical_flags(flags: dict[str, Any]) -> dict[str, Any]:
     canonical: dict[str, Any] = {}
     for name, value in flags.items():
         key = _check_flag_name(name)
+        if is_secret_flag(key) and isinstance(value, str):  # a true/false flag carries no secret
+            raise ValueError(
+                f"{name!r} takes a secret, and a flag's value is printed in the engine command and stored with each "
+                "trial; give it through an environment variable named in engine.pass_env instead (vLLM reads its "
+                "API key from VLLM_API_KEY)"
+            )
         if key in canonical:
             raise ValueError(f"{name!r} is the same flag as {key!r}, given twice")
         canonical[key] = value

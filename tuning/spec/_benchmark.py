@@ -64,6 +64,10 @@ def _check_scenario(scenario: Any) -> Any:
     if scenario == DATASET_SCENARIO:
         return scenario
     pattern = SCENARIO_PATTERNS.get(scenario[:1])
+    if pattern is not None and re.match(pattern, scenario) and scenario.startswith("U"):
+        for low, high in re.findall(r"\((\d+),(\d+)\)", scenario):
+            if int(low) > int(high):
+                raise ValueError(f"{scenario!r}: U(min,max) needs min <= max, and {low} > {high}")
     if pattern is None or not re.match(pattern, scenario):
         raise ValueError(
             f"{scenario!r} is not a genai-bench traffic scenario; expected D(in,out), "

@@ -64,9 +64,44 @@ def describe_validation_error(
             path, message = sub.group(1), message[sub.end() :]
             where = path if not item["loc"] else where + ("" if path.startswith("[") else ".") + path
         elif _shows_input(item) and repr(item["input"]) not in message:
-            message += f" (given: {item['input']!r})"
-        lines.append(f"{where}: {message}")
+            message += f" (given: {_shortened(repr(item['input']))})"
+        lines.append(f"{where}: {_shortened(message, _LONGEST_MESSAGE)}")
     return lines
+
+
+_LONGEST_VALUE, _LONGEST_MESSAGE = 120, 600
+
+
+def _shortened(text: str, limit: int = _LONGEST_VALUE) -> str:
+    """A value pasted by mistake (a whole file, a key) is shown by its start and its size, not in full."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} characters)"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error: YAML keeps the last one silently,
+    and a spec whose `benchmark:` appears twice would run with half of what its author wrote."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is given twice (lines {seen[key]} and {line}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if twice := sorted({key for key in keys if keys.count(key) > 1}):
+        raise json.JSONDecodeError(f"key {twice[0]!r} is given twice in one object; keep one", "", 0)
+    return dict(pairs)
 
 
 def read_document(path: str | Path, error: type[InvalidFile] = SpecError) -> Any:
@@ -77,7 +112,9 @@ def read_document(path: str | Path, error: type[InvalidFile] = SpecError) -> Any
     except OSError as exc:
         raise error(str(path), [f"cannot read the file: {exc.strerror}"]) from None
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if path.suffix == ".json":
+            return json.loads(text, object_pairs_hook=_unique_json_keys)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader that refuses duplicate keys
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise error(str(path), [f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]) from None
 

@@ -319,10 +319,12 @@ def test_validate_exits_2_listing_flag_problems(tmp_path, capsys, sglang_python)
 
 
 def test_validate_without_the_engine_env_passes_with_a_note(tmp_path, capsys):
+    """The engine runs in a container, so its flags cannot be checked here: validate says so and goes on."""
     path = tmp_path / "spec.yaml"
     path.write_text(
         "name: unit\nmodel: {path: /models/m}\n"
         f"engine: {{name: sglang, python: {tmp_path / 'missing' / 'python'}}}\n"
+        "deployer: {kind: docker, image: lmsysorg/sglang:v0.5.2}\n"
         "search_space:\n  mem-fraction-static: [0.8]\n"
     )
 

@@ -161,7 +161,8 @@ def test_spec_that_is_not_a_mapping_exits_2(tmp_path, capsys):
 
 
 def test_valid_spec_exits_0_and_lists_every_configuration(tmp_path, capsys):
-    path = write_yaml(tmp_path / "spec.yaml", spec_data())
+    # validate checks a local engine's model folder exists on this machine: give it one
+    path = write_yaml(tmp_path / "spec.yaml", spec_data(model={"path": str(tmp_path), "served_name": "tiny-llama"}))
 
     code, out, err = validate(path, capsys)
 
@@ -175,7 +176,7 @@ def test_valid_spec_exits_0_and_lists_every_configuration(tmp_path, capsys):
 
 def test_valid_json_spec_is_accepted(tmp_path, capsys):
     path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec_data()))
+    path.write_text(json.dumps(spec_data(model={"path": str(tmp_path)})))
 
     spec = load_spec(path)
     code, out, err = validate(path, capsys)
