@@ -23,7 +23,7 @@ def run_folder(scenario: str, levels: list[int], ladder: list[int]) -> str:
     return scenario_folder(scenario) + ("" if levels == ladder else "-x" + "-".join(map(str, levels)))
 
 
-@task(name="benchmark", task_run_name="benchmark-{scenario}-x{levels}", cache_policy=NO_CACHE)
+@task(name="benchmark", task_run_name="benchmark-{scenario} x{levels}", cache_policy=NO_CACHE)
 def benchmark(
     spec: TuningSpec,
     deployer: Deployer,

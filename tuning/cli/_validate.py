@@ -57,11 +57,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from deployers.engines import flag_problems
 
     spec, configs = load(args.spec)
-    if spec.hardware.pool is None and (missing := deployer_for(spec).missing_files()):
-        raise SpecError(args.spec, missing)  # on a pool, the files must be on the worker's machine instead
+    # On a pool, the files must be on the worker's machine instead: they cannot be checked here.
+    missing = deployer_for(spec).missing_files() if spec.hardware.pool is None else []
     problems, flags, note = flag_problems(spec)  # against the installed engine's own parser
-    if problems:
-        raise SpecError(args.spec, problems)
+    if missing or problems:
+        raise SpecError(args.spec, missing + problems)
     print(f"{args.spec}: valid")
     engine, deployer = spec.engine.name.value, spec.deployer.kind
     print(f"run {spec.name!r}: {engine} serving {spec.model.path} via the {deployer} deployer")

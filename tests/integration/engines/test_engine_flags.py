@@ -302,6 +302,7 @@ def test_check_engine_flags_raises_a_spec_error_naming_each_field(sglang_flags, 
 
 
 def test_validate_exits_2_listing_flag_problems(tmp_path, capsys, sglang_python):
+    """Every problem at once: a model folder missing here, and each flag the engine's parser refuses."""
     path = tmp_path / "spec.yaml"
     path.write_text(
         "name: unit\nmodel: {path: /models/m}\n"
@@ -316,6 +317,7 @@ def test_validate_exits_2_listing_flag_problems(tmp_path, capsys, sglang_python)
     assert out == ""
     assert "did you mean mem-fraction-static?" in err
     assert "search_space.max-running-requests.values[1]: max-running-requests takes an integer (given: 'many')" in err
+    assert "model.path: /models/m does not exist on this machine" in err
 
 
 def test_validate_without_the_engine_env_passes_with_a_note(tmp_path, capsys):
