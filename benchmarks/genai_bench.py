@@ -81,10 +81,12 @@ PROMPTS_FILE = "prompts.json"
 
 
 def write_prompts(spec: BenchmarkSpec, folder: Path) -> None:
-    """Read a local dataset file once and write its prompts as the JSON list genai-bench reads."""
-    if spec.dataset is not None and spec.dataset.local_file is not None:
+    """Write a local dataset's prompts as the JSON list genai-bench reads, once per trial folder: every genai-bench
+    run of the trial (each scenario, each bisection step) reads that one file."""
+    target = folder / PROMPTS_FILE
+    if spec.dataset is not None and spec.dataset.local_file is not None and not target.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / PROMPTS_FILE).write_text(json.dumps(read_prompts(spec.dataset)))
+        target.write_text(json.dumps(read_prompts(spec.dataset)))
 
 
 def _traffic_options(spec: BenchmarkSpec, prompts: Path) -> list[str]:

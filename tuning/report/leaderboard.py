@@ -8,21 +8,19 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from tuning.evaluation.load import LoadPlan, load_plan
+from tuning.evaluation.load import CapacitySearch, LoadPlan, load_plan
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import TrialState
 from tuning.evaluation.pareto import Front, Goal, dominates, pareto_front
 from tuning.evaluation.ranking import confirmation_note, front_confirmation_note, nearest_miss, params_text
-from tuning.spec import BenchmarkSpec, LoadMode, SLOSpec
+from tuning.spec import BenchmarkSpec, SLOSpec
 from tuning.store import Store, Trial, TuningRun
 
 
-def stored_load_plan(run: TuningRun) -> tuple[LoadPlan, bool]:
-    """The load mode a run measured with, read from its stored spec section by section; and whether it is
-    `capacity`."""
+def stored_load_plan(run: TuningRun) -> LoadPlan:
+    """The load mode a run measured with, read from its stored spec section by section."""
     benchmark = BenchmarkSpec.model_validate(run.spec.get("benchmark") or {})
-    slos = TypeAdapter(list[SLOSpec]).validate_python(run.spec.get("slos") or [])
-    return load_plan(benchmark, slos), benchmark.mode is LoadMode.capacity
+    return load_plan(benchmark, TypeAdapter(list[SLOSpec]).validate_python(run.spec.get("slos") or []))
 
 
 def _note(trial: Trial, front: Front | None = None, broken_again: list[int] | None = None) -> str:
@@ -117,7 +115,7 @@ def leaderboard_rows(store: Store, run: TuningRun) -> list[dict[str, str]]:
     goal = Goal.of_stored_spec(run.spec)
     front = pareto_front(trials, goal) if goal.multi else None
     on_front = set(front.numbers) if front else set()
-    plan, capacity_mode = stored_load_plan(run)
+    plan = stored_load_plan(run)
 
     def order(t: Trial) -> tuple[int, float]:
         if front is not None and t.number in on_front and t.confirms is None:
@@ -140,7 +138,7 @@ def leaderboard_rows(store: Store, run: TuningRun) -> list[dict[str, str]]:
             values = trial.objective_scores if trial.objective_scores else []
             row |= {name: _fmt(values[i]) if i < len(values) else "" for i, name in enumerate(goal.names)}
             row["front"] = "yes" if trial.number in on_front else ""
-        if capacity_mode:
+        if isinstance(plan, CapacitySearch):
             row["capacity"] = "/".join(str(c) for c in (trial.capacity or {}).values())
         row |= {
             "out tok/s": _fmt(_mean(rounds, "output_throughput")),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tuning.cli import main
+from tests.unit.spec.conftest import Refusal
 from tuning.spec import BenchmarkSpec, DatasetSpec, LoadMode, ObjectiveMetric
 from tuning.spec.loading import SpecError, spec_from_data
 
@@ -175,19 +175,9 @@ def test_a_missing_dataset_config_is_reported_naming_the_field(tmp_path: Path) -
     assert bench.missing_files() == [f"benchmark.dataset.config: no such file: {absent}"]
 
 
-def test_validate_refuses_a_spec_whose_dataset_file_is_missing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # main() sets a few variables with os.environ.setdefault; monkeypatch puts them back afterwards.
-    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
-    monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec_data(benchmark={"dataset": "./absent.jsonl"})))
+def test_validate_refuses_a_spec_whose_dataset_file_is_missing(tmp_path: Path, refusal: Refusal) -> None:
+    err = refusal(yaml.safe_dump(spec_data(benchmark={"dataset": "./absent.jsonl"})))
 
-    code = main(["validate", str(path)])
-
-    err = capsys.readouterr().err
-    assert code == 2
     assert f"benchmark.dataset.path: no such file: {tmp_path / 'absent.jsonl'}" in err
 
 

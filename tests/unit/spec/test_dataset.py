@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from benchmarks.genai_bench import PROMPTS_FILE, genai_bench_command, write_prompts
-from tuning.cli import main
+from tests.unit.spec.conftest import Refusal
 from tuning.spec import BenchmarkSpec, DatasetError, DatasetSpec, ModelSpec, looks_local, read_prompts
 from tuning.spec.loading import SpecError, spec_from_data
 
@@ -238,22 +238,14 @@ def test_a_readable_dataset_file_has_no_problem(tmp_path: Path) -> None:
 
 
 def test_validate_refuses_a_jsonl_with_a_bad_line_naming_the_field_and_the_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, refusal: Refusal
 ) -> None:
-    # main() sets a few variables with os.environ.setdefault; monkeypatch puts them back afterwards.
-    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
-    monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text(jsonl([{"prompt": PROMPTS[0]}]) + "{'prompt': 'single quotes'}\n")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(BASE | {"benchmark": {"dataset": "./prompts.jsonl"}}))
 
-    code = main(["validate", str(spec)])
+    err = refusal(yaml.safe_dump(BASE | {"benchmark": {"dataset": "./prompts.jsonl"}}))
 
-    captured = capsys.readouterr()
-    assert code == 2
-    assert f"benchmark.dataset.path: {prompts} line 2: not JSON" in captured.err
-    assert "valid" not in captured.out
+    assert f"benchmark.dataset.path: {prompts} line 2: not JSON" in err
 
 
 # --- what genai-bench is handed --------------------------------------------------------------------------------
@@ -315,3 +307,16 @@ def test_a_bare_relative_dataset_file_is_read_from_the_spec_files_folder(tmp_pat
         tmp_path / "data" / "prompts.jsonl"
     )
     assert spec.benchmark.missing_files() == []
+
+
+def test_the_prompts_are_read_once_per_trial_folder_for_all_its_genai_bench_runs(tmp_path: Path) -> None:
+    dataset = tmp_path / "p.jsonl"
+    dataset.write_text(jsonl(PROMPTS))
+    spec = BenchmarkSpec(dataset=str(dataset))
+    folder = tmp_path / "trial-0"
+
+    write_prompts(spec, folder)
+    dataset.unlink()  # a later bisection step of the same trial does not read the dataset again
+    write_prompts(spec, folder)
+
+    assert json.loads((folder / PROMPTS_FILE).read_text()) == PROMPTS

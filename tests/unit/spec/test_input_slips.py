@@ -3,13 +3,9 @@ something else: each is refused by validate, naming the field and what it would 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 
-from tuning.cli import main
-from tuning.errors import ExitCode
+from tests.unit.spec.conftest import Refusal
 
 SPEC = """\
 name: slips
@@ -17,25 +13,6 @@ model: {path: /models/tiny-llama}
 engine: {python: python3}
 deployer: {kind: docker, image: vllm/vllm-openai:v0.6.0}
 """
-
-
-@pytest.fixture
-def refusal(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Refusal:
-    """What `servetune validate` prints for a spec it refuses (exit 2)."""
-    # main() sets a few variables with os.environ.setdefault; monkeypatch puts them back afterwards.
-    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
-    monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
-
-    def refused(text: str, name: str = "spec.yaml") -> str:
-        path = tmp_path / name
-        path.write_text(text)
-        assert main(["validate", str(path)]) == ExitCode.bad_input
-        return capsys.readouterr().err
-
-    return refused
-
-
-Refusal = Callable[..., str]
 
 
 def test_a_key_given_twice_is_refused_naming_both_lines(refusal: Refusal) -> None:
