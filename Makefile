@@ -9,12 +9,12 @@ SGLANG_FLAGS_VENV := .venvs/sglang-flags
 MODEL := .models/tiny-llama
 BIN := $(VENV)/bin
 
-.PHONY: tune test test-fast check lint setup engine sglang-flags model clean-venvs
+.PHONY: tune test test-fast check lint setup engine sglang-flags model podman clean-venvs
 
 tune: setup ## Run the CPU quickstart: a real vLLM tuned on this machine
 	$(BIN)/servetune tune examples/quickstart.yaml
 
-test: setup check ## Run the whole test suite, real engine end-to-end tests included
+test: setup podman check ## Run the whole test suite, real engine end-to-end tests included
 	$(BIN)/python -m pytest -q --durations=15
 
 # Style, types and the direction of imports (see docs/architecture.md): cheap, so they run first.
@@ -63,6 +63,12 @@ $(SGLANG_FLAGS_VENV)/.installed: infra/engines/sglang-flags.txt
 		p = argparse.ArgumentParser(); ServerArgs.add_cli_args(p); \
 		print('sglang', sglang.__version__, 'parser:', len(p._actions), 'actions, in', sys.prefix)"
 	touch $@
+
+# podman's Docker-compatible API service from Debian's packages (about 50 s): the Docker deployer's tests run
+# against it as a real daemon (tests/support/podman.py starts and stops it; infra/podman has its settings).
+podman:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v busybox >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc busybox-static; }
 
 $(MODEL)/servetune-tiny-model.json: $(VENV)/.installed
 	$(BIN)/servetune make-model $(MODEL)

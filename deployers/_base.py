@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -100,6 +102,12 @@ class Deployer(abc.ABC):
         """Files the engine needs on this machine that are not there, each as ``field: path ...``; none by default."""
         return []
 
+    def _missing_model_files(self) -> list[str]:
+        # An absolute path is a local folder; anything else (org/model) is a hub id the engine resolves itself.
+        model = self.spec.model
+        paths = {"model.path": model.path, "model.tokenizer": model.tokenizer}
+        return missing_paths(paths, "a local folder; a hub id is written org/name")
+
     @abc.abstractmethod
     def preview_command(self, params: Configuration) -> list[str]:
         """The argv this deployer would run for ``params`` (what `servetune validate` shows)."""
@@ -115,6 +123,10 @@ class Deployer(abc.ABC):
     @abc.abstractmethod
     def teardown(self, deployment: Deployment) -> bool:
         """Stop and remove the engine; safe to call twice. True if something was still running."""
+
+    #: The least a ``deployer`` section needs beside ``kind`` to reach this deployer's engines with its defaults
+    #: (the local Docker daemon, the current kubeconfig): what ``servetune sweep`` uses without a spec.
+    sweep_defaults: ClassVar[dict[str, Any]] = {}
 
     @abc.abstractmethod
     def sweep(self, run_id: str | None = None, include_live_owners: bool = False) -> list[str]:
@@ -137,3 +149,12 @@ class Deployer(abc.ABC):
                 return time.monotonic() - started
             time.sleep(_READY_POLL_SECONDS)
         raise ReadyTimeout(f"the engine was not ready after {timeout:g}s (last probe: {reason})")
+
+
+def missing_paths(paths: Mapping[str, str | None], hint: str) -> list[str]:
+    """``field: path does not exist ...`` for each absolute path that is not on this machine."""
+    return [
+        f"{field}: {path} does not exist on this machine ({hint})"
+        for field, path in paths.items()
+        if path and os.path.isabs(path) and not os.path.exists(path)
+    ]

@@ -31,7 +31,7 @@ from docker.models.containers import Container
 from docker.types import DeviceRequest, Mount
 
 from deployers import _live_engines
-from deployers._base import Deployer, DeployError, Deployment, EngineHandle, TransientDeployError
+from deployers._base import Deployer, DeployError, Deployment, EngineHandle, TransientDeployError, missing_paths
 from deployers._labels import OWNER, RUN, EngineLabels
 from tuning.runtime import process_group
 from tuning.runtime.network import free_port, no_proxy_env
@@ -83,6 +83,7 @@ class _Run:
 
 class DockerDeployer(Deployer):
     kind: ClassVar[str] = "docker"
+    sweep_defaults: ClassVar[dict[str, Any]] = {"image": "servetune/sweep"}  # never pulled: a sweep only lists
 
     def __init__(self, spec: TuningSpec, client: docker.DockerClient | None = None) -> None:
         super().__init__(spec)
@@ -107,7 +108,7 @@ class DockerDeployer(Deployer):
     def _mounts(self) -> tuple[ModelSpec, str | None, list[tuple[str, str]]]:
         """The model as the engine sees it, its path in the container, and (host, container) read-only mounts."""
         model, root = self.spec.model, self.settings.model_mount.rstrip("/")
-        mounts: list[tuple[str, str]] = []
+        mounts: list[tuple[str, str]] = list(self.settings.mounts.items())
         model_path = None
         if os.path.isabs(model.path):
             model_path = f"{root}/{Path(model.path).name}"
@@ -176,9 +177,10 @@ class DockerDeployer(Deployer):
             "use_config_proxy": False,
             "network_mode": settings.network,
             "ipc_mode": settings.ipc_mode,
-            "shm_size": settings.shm_size,
             "mounts": [Mount(target, source, type="bind", read_only=True) for source, target in run.mounts],
         }
+        if settings.shm_size is not None:
+            args["shm_size"] = settings.shm_size
         if settings.network == "bridge":
             args["ports"] = {f"{settings.container_port}/tcp": (LOOPBACK, run.host_port)}
         if run.devices is not None:
@@ -201,7 +203,9 @@ class DockerDeployer(Deployer):
             argv += ["--network", "host"]
         else:
             argv += ["--publish", f"{LOOPBACK}:{run.host_port or ''}:{settings.container_port}"]
-        argv += ["--ipc", settings.ipc_mode, "--shm-size", settings.shm_size]
+        argv += ["--ipc", settings.ipc_mode]
+        if settings.shm_size is not None:
+            argv += ["--shm-size", settings.shm_size]
         for source, target in run.mounts:
             argv += ["--mount", f"type=bind,source={source},target={target},readonly"]
         for key, value in run.env.items():
@@ -215,6 +219,11 @@ class DockerDeployer(Deployer):
         run = self._run(params, None, None)
         run.preview = True
         return self._docker_run_argv(run)
+
+    def missing_files(self) -> list[str]:
+        # The daemon runs on this machine (the engine is reached at 127.0.0.1), so its bind mounts are local paths.
+        mounts = {f"deployer.mounts.{source}": source for source in self.settings.mounts}
+        return self._missing_model_files() + missing_paths(mounts, "a folder to mount into the container")
 
     # ----- errors
 

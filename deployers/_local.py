@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import shlex
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -18,6 +19,17 @@ from tuning.spec import Configuration, LocalDeployerSpec
 # The engine's environment is built, not inherited: only these, plus what the spec names, reach it.
 _INHERITED = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TZ", "HF_HOME", "XDG_CACHE_HOME")
 _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy")
+
+
+def _start_log(log_path: Path, argv: list[str]) -> None:
+    """Open the engine's log with the command that starts it. A disk too full to write it stops the trial here,
+    naming the disk; the engine would otherwise die on its first line of output, leaving an empty log to explain it."""
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            log.write(f"servetune: starting {shlex.join(argv)}\n".encode())
+    except OSError as exc:
+        raise DeployError(f"cannot write the engine log {log_path}: {exc.strerror or exc}") from exc
 
 
 class LocalHandle(EngineHandle):
@@ -46,14 +58,8 @@ class LocalDeployer(Deployer):
         return no_proxy_env(env, [self.settings.host])
 
     def missing_files(self) -> list[str]:
-        # An absolute path is a local folder; anything else (org/model) is a hub id the engine resolves itself.
-        model, engine = self.spec.model, self.spec.engine
-        paths = {"model.path": model.path, "model.tokenizer": model.tokenizer}
-        missing = [
-            f"{field}: {path} does not exist on this machine (a local folder; a hub id is written org/name)"
-            for field, path in paths.items()
-            if path and os.path.isabs(path) and not os.path.exists(path)
-        ]
+        engine = self.spec.engine
+        missing = self._missing_model_files()
         interpreter = engine.interpreter
         if os.path.isabs(interpreter) and not os.path.exists(interpreter):
             field = "engine.venv" if engine.venv else "engine.python"
@@ -85,6 +91,7 @@ class LocalDeployer(Deployer):
         # The owner in the label lets a later run tell an orphan from a sibling run's live engine.
         label = EngineLabels(run_id=run_id, trial_number=trial_number).process_label()
         log_path = workdir / "engine.log"
+        _start_log(log_path, argv)
         try:
             env = self.engine_env()
             if devices is not None:

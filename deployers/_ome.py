@@ -170,6 +170,8 @@ def _orphaned(metadata: Mapping[str, Any]) -> bool:
 
 class OmeDeployer(Deployer):
     kind: ClassVar[str] = "ome"
+    # A sweep finds services by label; the base model and runtime are never read.
+    sweep_defaults: ClassVar[dict[str, Any]] = {"base_model": "sweep", "serving_runtime": "sweep"}
 
     def __init__(self, spec: TuningSpec, api_client: k8s.ApiClient | None = None) -> None:
         """``api_client`` is for tests and embedders; by default it is built from the spec on first use."""

@@ -1,5 +1,6 @@
 """The Prefect flows: ``tune`` (the run), ``trial`` (one configuration), ``regression`` (the nightly recheck)."""
 
+from flows._prefect_api import PrefectUnreachable, unreachable
 from flows.regression import NothingToRecheck, RegressionDetected, RegressionSummary, regression
 from flows.trial import TrialFailed, trial
 from flows.tune import NoTrialSucceeded, SpecChanged, TuneSummary, tune
@@ -13,6 +14,7 @@ attach_to_prefect()
 __all__ = [
     "NoTrialSucceeded",
     "NothingToRecheck",
+    "PrefectUnreachable",
     "RegressionDetected",
     "RegressionSummary",
     "SpecChanged",
@@ -21,4 +23,5 @@ __all__ = [
     "regression",
     "trial",
     "tune",
+    "unreachable",
 ]

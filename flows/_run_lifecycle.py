@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 
 from benchmarks.report import wait_for_reports
 from deployers import Deployer
+from flows._prefect_api import unreachable
 from flows.dispatch import TrialRuns
 from tuning.evaluation.outcome import RunState
 from tuning.spec import TuningSpec
@@ -29,15 +30,16 @@ def run_ending(exc: BaseException, message: str) -> tuple[RunState, str]:
     with the error (unless the run had already said why)."""
     if not isinstance(exc, Exception):
         return RunState.interrupted, f"interrupted ({type(exc).__name__})"
-    return RunState.failed, message or f"{type(exc).__name__}: {exc}"
+    return RunState.failed, message or unreachable(exc) or f"{type(exc).__name__}: {exc}"
 
 
 class RunLifecycle:
     """Enter it to open the run; leaving it, however, closes the run. Exceptions are recorded and raised on.
 
-    ``resume`` is an unfinished run of the same name to continue: its trials abandoned by a process that died are
-    recorded as failed (``abandoned``). ``report`` is called once the run's ending is stored, unless it was
-    interrupted (the artifacts of a run).
+    The run belongs to this process until it ends: entering refuses (``RunOwned``) a run, or a new tuning run of a
+    name, that another live process owns. ``resume`` is an unfinished run of the same name to continue: its trials
+    abandoned by a process that died are recorded as failed (``abandoned``). ``report`` is called once the run's
+    ending is stored, unless it was interrupted (the artifacts of a run).
     """
 
     def __init__(
@@ -57,16 +59,18 @@ class RunLifecycle:
         self._logger = get_run_logger()
 
     def __enter__(self) -> RunLifecycle:
-        if swept := self.deployer.sweep():
-            self._logger.warning("removed engines left by crashed runs: %s", swept)
         prefect_id = str(flow_run.get_id() or "") or None
+        # Claimed first: a run another live process owns is refused (RunOwned) before anything is touched or ended.
         if self.resumed is not None:
             self.run = self.store.reopen_run(self.resumed.id, prefect_id)
-            self.abandoned = self.store.abandon_dead_trials(self.run.id)
         else:
             self.run = self.store.start_run(self.spec, prefect_flow_run_id=prefect_id, kind=self.kind)
         self.trials = TrialRuns(self.spec, self.run.id, self.store)
         try:
+            if swept := self.deployer.sweep():
+                self._logger.warning("removed engines left by crashed runs: %s", swept)
+            if self.resumed is not None:
+                self.abandoned = self.store.abandon_dead_trials(self.run.id)
             self.trials.check()
         except BaseException as exc:
             self.__exit__(type(exc), exc, exc.__traceback__)

@@ -14,11 +14,12 @@ from typing import cast
 from uuid import UUID
 
 from prefect import get_run_logger
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Cancelling
+from prefect.states import Cancelled, Cancelling, State
 
 from flows.trial import trial
 from tuning.errors import ExitCode, ServetuneError
@@ -26,6 +27,8 @@ from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store
 
 _POLL_SECONDS = 2.0
+# A flow run in these states waits for a worker of its pool (Scheduled, Late) or for the one that took it to start it.
+_WAITING_FOR_A_WORKER = frozenset({StateType.SCHEDULED, StateType.PENDING})
 
 
 class PoolNotReady(ServetuneError, RuntimeError):
@@ -127,14 +130,33 @@ class TrialRuns:
         self._flow_runs[number] = flow_run.id
         get_run_logger().info("trial %d: flow run %s on pool %s", number, flow_run.name, self.pool)
         with get_client(sync_client=True) as client:
-            while not (state := client.read_flow_run(flow_run.id).state) or not state.is_final():
-                time.sleep(_POLL_SECONDS)
+            state, unpicked = self._wait_final(client, flow_run.id, number)
         self._flow_runs.pop(number, None)
+        if unpicked is not None:
+            get_run_logger().error("trial %d: %s", number, unpicked)
         # A worker killed mid-trial, or one whose SERVETUNE_DATABASE_URL names another database, leaves no outcome.
-        self.store.record_lost(
-            self.run_id,
-            number,
-            params,
+        lost = unpicked or (
             f"trial flow run {flow_run.name} ended {state.name} without recording an outcome in "
-            f"{self.store.safe_url}; check that the pool's workers use the same SERVETUNE_DATABASE_URL",
+            f"{self.store.safe_url}; check that the pool's workers use the same SERVETUNE_DATABASE_URL"
         )
+        self.store.record_lost(self.run_id, number, params, lost)
+
+    def _wait_final(self, client: SyncPrefectClient, flow_run_id: UUID, number: int) -> tuple[State, str | None]:
+        """Poll the trial's flow run until it is final; its final state, and why it was cancelled if no worker took
+        it up for ``timeouts.pool_pickup`` seconds."""
+        patience = self.spec.timeouts.pool_pickup
+        last_taken = time.monotonic()  # a flow run sent back to wait (a retry) gets the whole time again
+        while not (state := client.read_flow_run(flow_run_id).state) or not state.is_final():
+            if state is not None and state.type not in _WAITING_FOR_A_WORKER:
+                last_taken = time.monotonic()
+            elif time.monotonic() - last_taken > patience:
+                why = (
+                    f"no worker of pool {self.pool!r} picked trial {number} up within {patience:g} s; start one "
+                    f"with `prefect worker start --pool {self.pool}`"
+                )
+                # Refused only if a worker took it up meanwhile: then it runs, and is waited for.
+                cancelled: OrchestrationResult[None] = client.set_flow_run_state(flow_run_id, Cancelled(message=why))
+                if cancelled.status is SetStateStatus.ACCEPT and cancelled.state is not None:
+                    return cancelled.state, why
+            time.sleep(_POLL_SECONDS)
+        return state, None

@@ -235,12 +235,13 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
 
     A run of the same name that did not complete is continued: its finished trials stand, trials abandoned by
     a process that died are marked failed (and a grid tries their configurations again). ``fresh`` starts
-    a new run instead.
+    a new run instead. While another live process runs the name, the flow refuses (RunOwned), naming it.
     """
     check_engine_flags(spec)  # a misspelt flag fails here, before any engine starts
     store, deployer = Store(), deployer_for(spec)
     if spec.hardware.pool is None and (missing := deployer.missing_files()):
         raise FileNotFoundError("; ".join(missing))  # on a pool, the worker's machine is the one that matters
+    store.refuse_if_owned(spec.name)  # before the spec is compared: a live owner is the news
     earlier = None if fresh else store.resumable_run(spec.name)
     if earlier is not None:
         _check_resumable(earlier.spec, spec)

@@ -4,6 +4,7 @@
 - ``tiny_model``: the offline tiny Llama (the quickstart's, or one built for the session).
 - ``engine_venv``: the vLLM CPU virtualenv that `make engine` creates.
 - ``prefect_server``: a temporary real Prefect server (Prefect's test harness) for flow tests.
+- ``podman``: podman's Docker Engine API service with a registry-free vLLM CPU image (`make podman` installs it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.podman import Podman, podman_service
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,3 +104,9 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory: pytest.TempPathFactory, engine_venv: Path) -> Iterator[Podman]:
+    with podman_service(tmp_path_factory.mktemp("podman"), engine_venv) as service:
+        yield service

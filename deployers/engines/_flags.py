@@ -3,35 +3,28 @@
 The parser lives in the engine's environment, not servetune's: ``_flag_dump.py`` runs under the engine's
 interpreter (``engine.python`` / ``engine.venv``) and writes the parser's actions as JSON. The dump is cached
 in servetune's data directory per engine, interpreter and engine version, so a parser is read once per
-installed version.
+installed version. The values a spec gives its flags are then put to the engine itself (``_value_check.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import hashlib
 import json
 import logging
 import os
 import shutil
-import signal
-import subprocess
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuning.errors import NotFound
-from tuning.runtime.settings import data_dir
+from deployers.engines._engine_env import FlagsUnavailable, cache_path, run, tail
+from deployers.engines._value_check import Engine, ValueCase, shown, value_problems
 from tuning.spec import ParamValue, TuningSpec
 
 DUMP_SCRIPT = Path(__file__).with_name("_flag_dump.py")
 DUMP_FORMAT = 1
 _VERSION_TIMEOUT = 60.0
 _DUMP_TIMEOUT = 300.0
-_POLL_SECONDS = 0.2
 _NOT_INSTALLED = 3
 
 logger = logging.getLogger(__name__)
@@ -55,10 +48,6 @@ _SETUP_WORDS = (
 )
 _NOT_TUNABLE_WORDS = frozenset(_SETUP_WORDS.split())
 _NOT_TUNABLE_NAMES = frozenset({"model", "model-path", "served-model-name", "config", "api-key", "help"})
-
-
-class FlagsUnavailable(NotFound, RuntimeError):
-    """The engine's parser could not be read (no interpreter, engine not installed, import failed)."""
 
 
 @dataclass(frozen=True)
@@ -195,8 +184,12 @@ class EngineFlags:
         return extended[0] if extended else None
 
     def check(self, spec: TuningSpec, managed: tuple[str, ...] = ()) -> list[str]:
-        """Problems with the spec's engine.args and search_space, one line each, naming the field."""
-        problems: list[str] = []
+        """Problems with the spec's engine.args and search_space, one line each, naming the field.
+
+        Names and kinds are checked against the dump; the values that pass are then put to the engine itself,
+        in one process (``_value_check``): its parser's own type functions and its configuration's bounds.
+        """
+        found: list[str | ValueCase] = []
         managed_names = {self.canonical(m) or m for m in managed}
         where: dict[str, str] = {}  # canonical name -> the field that set it first
 
@@ -204,53 +197,64 @@ class EngineFlags:
             spelling = self._spellings.get(name)
             if spelling is None:
                 hint = self.suggest(name)
-                tail = f"did you mean {hint}?" if hint else f"see `servetune flags {self.engine}`"
-                problems.append(f"{field_name}: not a flag of {self.label}; {tail}")
+                advice = f"did you mean {hint}?" if hint else f"see `servetune flags {self.engine}`"
+                found.append(f"{field_name}: not a flag of {self.label}; {advice}")
                 return None
             flag = spelling.flag
             if spelling.short:
-                problems.append(
+                found.append(
                     f"{field_name}: {self.label} knows this only as -{name} (one dash), but servetune passes "
                     f"--{name}; write {flag.name}"
                 )
                 return None
             if flag.name in managed_names:
-                problems.append(f"{field_name}: servetune sets --{flag.name} itself (from model.* and the deployer)")
+                found.append(f"{field_name}: servetune sets --{flag.name} itself (from model.* and the deployer)")
                 return None
             if flag.name in where:
-                problems.append(f"{field_name}: the same {self.engine} flag as {where[flag.name]} ({flag.name})")
+                found.append(f"{field_name}: the same {self.engine} flag as {where[flag.name]} ({flag.name})")
                 return None
             where[flag.name] = field_name
             if spelling.negated:
                 return Flag(name=name, options=(f"--{name}",), kind="switch")
             return flag
 
-        for name, value in spec.engine.args.items():
+        def value(field_name: str, name: str, flag: Flag, given: ParamValue) -> None:
+            problems = self._check_value(field_name, name, flag, given)
+            if problems:
+                found.extend(problems)
+            elif flag.takes_value and not isinstance(given, bool):
+                found.append(ValueCase(field_name, name, f"--{flag.name}", given, flag.accepted()))
+
+        for name, given in spec.engine.args.items():
             flag = known(f"engine.args.{name}", name)
             if flag is not None:
-                problems += self._check_value(f"engine.args.{name}", name, flag, value)
+                value(f"engine.args.{name}", name, flag, given)
         for name, dimension in spec.search_space.items():
             field_name = f"search_space.{name}"
             flag = known(field_name, name)
             if flag is None:
                 continue
             if dimension.values is not None:
-                for number, value in enumerate(dimension.values):
-                    problems += self._check_value(f"{field_name}.values[{number}]", name, flag, value)
+                for number, given in enumerate(dimension.values):
+                    value(f"{field_name}.values[{number}]", name, flag, given)
                 continue
             if flag.kind not in ("int", "float", "other") or (flag.choices is not None and not flag.open_choices):
-                problems.append(
+                found.append(
                     f"{field_name}: a range needs a numeric flag; {name} takes {flag.accepted()}: list its values"
                 )
                 continue
-            for end in ("low", "high", "step"):
-                value = getattr(dimension, end)
-                if value is not None:
-                    problems += self._check_value(f"{field_name}.{end}", name, flag, value)
-        return problems
+            for end in ("low", "high"):  # the ends bound every value between them
+                if (given := getattr(dimension, end)) is not None:
+                    value(f"{field_name}.{end}", name, flag, given)
+            if dimension.step is not None:
+                found += self._check_value(f"{field_name}.step", name, flag, dimension.step)
+        engine = Engine(self.engine, self.version, self.python)
+        verdicts = iter(value_problems(engine, [item for item in found if isinstance(item, ValueCase)]))
+        lines = [item if isinstance(item, str) else next(verdicts) for item in found]
+        return [line for line in lines if line is not None]
 
     def _check_value(self, field_name: str, name: str, flag: Flag, value: ParamValue) -> list[str]:
-        given = f"(given: {value!r})"
+        given = f"(given: {shown(value)})"
         if not flag.takes_value:
             if not isinstance(value, bool):
                 return [f"{field_name}: {name} is a switch that takes no value; write true or false {given}"]
@@ -274,7 +278,7 @@ class EngineFlags:
         if not _fits_kind(flag, value):
             return [f"{field_name}: {name} takes {_KIND_TEXT.get(flag.kind, 'a value')} {given}"]
         if flag.choices is not None and not flag.open_choices and not _in_choices(flag, value):
-            return [f"{field_name}: {value!r} is not a choice of {name}; {self.engine} accepts {flag.accepted()}"]
+            return [f"{field_name}: {shown(value)} is not a choice of {name}; {self.engine} accepts {flag.accepted()}"]
         return []
 
 
@@ -325,53 +329,15 @@ def _interpreter(python: str) -> str:
     return os.path.abspath(found)
 
 
-def _base_env() -> dict[str, str]:
-    env = {k: v for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if (v := os.environ.get(k))}
-    # Reading a parser needs no network: no model hub, no usage reports.
-    return env | {"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "VLLM_NO_USAGE_STATS": "1"}
-
-
-def _run(argv: list[str], timeout: float) -> tuple[int, str, str]:
-    """Run ``argv`` in its own process group; stop the group on timeout or when interrupted."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_base_env(), cwd=tempfile.gettempdir(),
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + timeout
-            while process.poll() is None:
-                if time.monotonic() > deadline:
-                    raise FlagsUnavailable(f"reading the parser took longer than {timeout:g}s")
-                time.sleep(_POLL_SECONDS)  # short steps, so a Prefect timeout or Ctrl-C gets through
-        finally:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        out.seek(0)
-        err.seek(0)
-        return process.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
-
-
-def _tail(text: str, lines: int = 8) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
 def engine_version(engine: str, python: str) -> tuple[str, str]:
     """(distribution, version) of the engine installed for ``python``; cheap, imports nothing of the engine."""
-    code, out, err = _run([python, "-I", str(DUMP_SCRIPT), engine, "--version"], _VERSION_TIMEOUT)
+    code, out, err = run([python, "-I", str(DUMP_SCRIPT), engine, "--version"], _VERSION_TIMEOUT)
     if code == _NOT_INSTALLED:
         raise FlagsUnavailable(f"{engine} is not installed for {python}")
     if code != 0 or len(out.split()) != 2:
-        raise FlagsUnavailable(f"{python} could not tell the {engine} version:\n{_tail(err or out)}")
+        raise FlagsUnavailable(f"{python} could not tell the {engine} version:\n{tail(err or out)}")
     distribution, version = out.split()
     return distribution, version
-
-
-def cache_path(engine: str, python: str, version: str) -> Path:
-    digest = hashlib.sha256(python.encode()).hexdigest()[:12]
-    return data_dir() / "engine-flags" / f"{engine}-{version}-{digest}.json"
 
 
 def engine_flags(engine: str, python: str, refresh: bool = False) -> EngineFlags:
@@ -390,9 +356,9 @@ def engine_flags(engine: str, python: str, refresh: bool = False) -> EngineFlags
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.part")
         try:
-            code, out, err = _run([python, "-I", str(DUMP_SCRIPT), engine, str(partial)], _DUMP_TIMEOUT)
+            code, out, err = run([python, "-I", str(DUMP_SCRIPT), engine, str(partial)], _DUMP_TIMEOUT)
             if code != 0:
-                raise FlagsUnavailable(f"reading {engine}'s parser with {python} failed:\n{_tail(err or out)}")
+                raise FlagsUnavailable(f"reading {engine}'s parser with {python} failed:\n{tail(err or out)}")
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)

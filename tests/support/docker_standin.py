@@ -1,4 +1,8 @@
-"""A stand-in for the Docker daemon, which cannot run on these machines.
+"""A stand-in for the Docker daemon, for what the real one here (podman's API service, tests/support/podman.py)
+cannot show: GPU device requests (podman ignores them), pulls from a registry (none is reachable here), a daemon
+that reports a taken port or a failed pull at a chosen moment, and the exact request bodies the SDK sends. What a
+real daemon can show (containers run, removed, swept, their logs kept, IPC and shared memory, mounts) is tested
+against podman in test_docker_daemon.py and tests/e2e/test_docker_podman.py.
 
 It is an HTTP server in a thread on 127.0.0.1 that answers the Docker Engine API paths the docker SDK uses
 for containers and images, so tests drive the real SDK (``docker.DockerClient(base_url=standin.url)``) and

@@ -71,8 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_argument("--tunable", action="store_true", help="only numbers, switches and choices worth a trial")
     flags.add_argument("--python", help="interpreter with the engine installed (default: one under ./.venvs)")
     add("spec-docs", cmd_spec_docs, "print the spec field reference (docs/spec.md) as markdown")
-    add("sweep", cmd_sweep, "stop engines left behind by crashed runs").add_argument(
-        "--run", help="stop every engine of this run id, even if its owner is alive"
+    sweep = add("sweep", cmd_sweep, "stop engines and containers left behind by crashed runs, of every deployer kind")
+    sweep.add_argument("spec", nargs="?", help="a spec whose deployer section says where its engines run")
+    sweep.add_argument("--run", help="stop every engine of this run id, even if its owner is alive")
+    sweep.add_argument(
+        "--kind",
+        action="append",
+        help="only this deployer kind: local, docker or ome (repeatable); default: all, skipping any that cannot "
+        "be reached",
     )
     pools = sub.add_parser("pools", help="work pools and GPU slots on the Prefect server (docs/work-pools.md)")
     pools_sub = pools.add_subparsers(dest="pools_command", required=True)

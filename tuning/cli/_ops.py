@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tuning.errors import ExitCode, ServetuneError, UserInputError
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from deployers import DEPLOYERS
-    from tuning.spec import ModelSpec, TuningSpec
+    """``servetune sweep [SPEC]``: remove what crashed runs left, for every deployer kind (or ``--kind``).
 
-    spec = TuningSpec(name="sweep", model=ModelSpec(path="unused"))
-    removed = DEPLOYERS["local"](spec).sweep(args.run, include_live_owners=args.run is not None)
-    print("\n".join(f"removed {label}" for label in removed) or "nothing to remove")
+    With SPEC, its deployer section says where its engines run (a Docker host, a namespace); the other kinds use
+    their defaults. A kind that cannot be reached is reported and skipped, unless it was asked for by name or by
+    SPEC: then the sweep fails (exit 1), as the engines it should remove may still be running.
+    """
+    from deployers import DEPLOYERS, DeployError
+    from tuning.spec import ModelSpec, TuningSpec
+    from tuning.spec.loading import load_spec
+
+    unknown = [kind for kind in args.kind or [] if kind not in DEPLOYERS]
+    if unknown:
+        raise UserInputError(f"--kind {unknown[0]!r} is not a deployer kind; use one of {', '.join(DEPLOYERS)}")
+    given = load_spec(args.spec) if args.spec else None
+    kinds = args.kind or list(DEPLOYERS)
+    required = set(args.kind or []) | ({given.deployer.kind} if given else set())
+    failed = []
+    for kind in kinds:
+        deployer_class = DEPLOYERS[kind]
+        if given is not None and given.deployer.kind == kind:
+            spec = given
+        else:
+            deployer = {"kind": kind, **deployer_class.sweep_defaults}
+            spec = TuningSpec(name="sweep", model=ModelSpec(path="unused"), deployer=deployer)
+        try:
+            removed = deployer_class(spec).sweep(args.run, include_live_owners=args.run is not None)
+        except DeployError as exc:
+            print(f"{kind}: not swept: {exc}", file=sys.stderr if kind in required else sys.stdout)
+            if kind in required:
+                failed.append(kind)
+            continue
+        print("\n".join(f"{kind}: removed {label}" for label in removed) or f"{kind}: nothing to remove")
+    if failed:
+        raise ServetuneError(f"could not sweep {', '.join(failed)}: its engines may still be running")
     return ExitCode.ok
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tuning.errors import ExitCode
-from tuning.evaluation.outcome import TrialState
+from tuning.evaluation.outcome import RunState, TrialState
 from tuning.store import Store, Trial, TuningRun
 
 
@@ -49,6 +49,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(run_export(store, run).model_dump_json(indent=2))
         return ExitCode.ok
     print(f"run {run.id} {run.name!r}: {run.state}; {run.engine} serving {run.model}; objective {run.objective}")
+    if run.state == RunState.abandoned:
+        print(f"the process running it ({run.owner}) is gone; `servetune tune` with the same name resumes it")
+    elif run.state == RunState.running and run.owner:
+        print(f"running in process {run.owner}")
     if run.message:
         print(run.message)
     print()

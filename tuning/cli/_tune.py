@@ -42,16 +42,19 @@ def _start_prefect_server_shielded_from_ctrl_c() -> str:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """0 with a best configuration, 4 when trials ran and none qualified; the flow's own errors (every trial
-    failed, the spec changed under a run's name, a pool not deployed) reach ``main`` with their exit codes."""
+    failed, the spec changed under a run's name, another live process tuning the name, a pool not deployed) reach
+    ``main`` with their exit codes."""
     spec, configs = load(args.spec)
     if args.name:
         spec = spec.model_copy(update={"name": args.name})
     from prefect.settings import PREFECT_API_URL
 
-    from flows import tune
+    from flows import PrefectUnreachable, tune, unreachable
     from tuning.report.leaderboard import best_card, leaderboard_rows, text_table
     from tuning.store import Store
 
+    # Refused here without a flow run when another live process tunes the name; the flow's claim settles races.
+    Store().refuse_if_owned(spec.name)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     where = PREFECT_API_URL.value()
     if not where:
@@ -65,6 +68,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("servetune: interrupted; engines stopped and the run recorded as interrupted", file=sys.stderr)
         return ExitCode.interrupted
+    except Exception as exc:
+        if (lost := unreachable(exc)) is None:
+            raise
+        # The run's engines are stopped and its end is in servetune's own database, which needs no Prefect.
+        raise PrefectUnreachable(
+            f"{lost}; the run is recorded failed: once the server is back, run the same spec again to resume it"
+        ) from None
     store = Store()
     run = store.find_run(summary.run_id)
     print()

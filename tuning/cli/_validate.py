@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from tuning.errors import ExitCode
+from tuning.errors import ExitCode, ServetuneError
 from tuning.search.space import SearchSpaceError, configurations, grid_size
 from tuning.spec import BenchmarkSpec, Configuration, LoadMode, StrategyName, TuningSpec
 from tuning.spec.loading import SpecError, load_spec
@@ -30,7 +30,12 @@ def load(path: str) -> tuple[TuningSpec, list[Configuration]]:
             distribution(name, dimension, walk_grid=False)  # a sampler must be able to draw from every dimension
     except SearchSpaceError as exc:
         raise SpecError(path, [str(exc)]) from None
-    SAMPLERS[spec.strategy.name](spec.strategy)  # raises MissingExtra, naming the extra to install
+    try:
+        SAMPLERS[spec.strategy.name](spec.strategy)  # raises MissingExtra, naming the extra to install
+    except ServetuneError:
+        raise
+    except ValueError as exc:  # a setting the sampler itself refuses: the user's to fix, not a crash
+        raise SpecError(path, [f"strategy: {exc}"]) from None
     return spec, []
 
 

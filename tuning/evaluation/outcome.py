@@ -20,6 +20,7 @@ class RunState(StrEnum):
     failed = "failed"  # every trial failed, or servetune itself did
     interrupted = "interrupted"  # Ctrl-C or SIGTERM
     regressed = "regressed"  # a recheck measured the best configuration worse than its baseline
+    abandoned = "abandoned"  # shown, never stored: stored as running, but the process that owned it is gone
 
 
 class TrialState(StrEnum):
@@ -31,6 +32,7 @@ class TrialState(StrEnum):
     repeated = "repeated"
     pruned = "pruned"
     rejected = "rejected"  # could not run (too many GPUs, flags the engine refuses); no engine was started
+    abandoned = "abandoned"  # shown, never stored: stored as running, but the process that owned it is gone
 
 
 class Phase(StrEnum):

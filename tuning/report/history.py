@@ -18,7 +18,7 @@ from tuning.errors import NotFound
 from tuning.evaluation.outcome import RunState, TrialState
 from tuning.evaluation.ranking import candidate
 from tuning.spec import Configuration, RegressionBaseline, RegressionSpec
-from tuning.store import RunKind, Store, Trial, TuningRun
+from tuning.store import RunKind, Store, Trial, TuningRun, as_seen
 
 
 class UnknownTarget(NotFound):
@@ -71,7 +71,7 @@ def known_targets(store: Store) -> list[str]:
 def _runs_of(store: Store, target: str) -> list[TuningRun]:
     with Session(store.engine) as session:
         query = select(TuningRun).where(TuningRun.name == target).order_by(col(TuningRun.started_at), col(TuningRun.id))
-        return list(session.exec(query))
+        return [as_seen(r) for r in session.exec(query)]
 
 
 def _params_text(params: Configuration | None) -> str:

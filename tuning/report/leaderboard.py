@@ -44,6 +44,8 @@ def _first_line(text: str | None) -> str:
 def _note_of_state(trial: Trial) -> str:
     if trial.state == TrialState.pruned:
         return trial.stopped_early or TrialState.pruned
+    if trial.state == TrialState.abandoned:
+        return f"abandoned: the process running it ({trial.owner}) is gone; a rerun of the name records it failed"
     if trial.state in (TrialState.repeated, TrialState.rejected):
         # Recorded by the search loop: "same configuration as trial N; ..." or "rejected: <why>".
         return _first_line(trial.error) or trial.state

@@ -39,6 +39,12 @@ PRUNERS: dict[str, Callable[[TuningSpec], BasePruner]] = {
 }
 
 
+def _storage(url: str) -> optuna.storages.RDBStorage:
+    """The study's storage; a pooled connection is checked before use, so a database restarted mid-run (its pooled
+    connections closed under it) costs a reconnect, not the run."""
+    return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+
+
 class Search:
     """Asks the study for configurations and tells it how each one did."""
 
@@ -49,7 +55,7 @@ class Search:
         self.budget = strategy.budget(grid_size(spec) if walk_grid else 0)
         self.study = optuna.create_study(
             study_name=name,
-            storage=storage_url,
+            storage=None if storage_url is None else _storage(storage_url),
             sampler=SAMPLERS[strategy.name](strategy),
             pruner=PRUNERS[strategy.pruner](spec),
             directions=["maximize" if o.maximize else "minimize" for o in spec.objectives],
@@ -225,7 +231,7 @@ class Reporter:
 
     def __init__(self, spec: TuningSpec, run_id: str, number: int, storage_url: str) -> None:
         study = optuna.load_study(
-            study_name=study_name(run_id), storage=storage_url, pruner=PRUNERS[spec.strategy.pruner](spec)
+            study_name=study_name(run_id), storage=_storage(storage_url), pruner=PRUNERS[spec.strategy.pruner](spec)
         )
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
         # Optuna hands a Trial only to the process that asked for it; this one is rebuilt from its storage id.

@@ -11,7 +11,7 @@ import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, model_validator
 
 
 def _numbers_only(annotation: Any) -> bool:
@@ -57,6 +57,27 @@ def _scalar(value: Any) -> Any:
 ParamValue = Annotated[bool | int | float | str, BeforeValidator(_scalar)]
 Configuration = dict[str, bool | int | float | str]
 
+
+def _not_blank(value: str) -> str:
+    # An empty path or name is not "unset" (that is null, or leaving the field out): it would reach the engine.
+    if not value.strip():
+        raise ValueError("must not be empty; leave the field out to use its default")
+    return value
+
+
+NonEmptyStr = Annotated[str, AfterValidator(_not_blank)]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(name: str) -> str:
+    if not _ENV_NAME.match(name):
+        raise ValueError(f"{name!r} is not an environment variable name (letters, digits and '_', not first a digit)")
+    return name
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
 _FLAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|API_KEY|ACCESS_KEY|CREDENTIAL", re.IGNORECASE)
 RUN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -89,15 +110,44 @@ def is_secret_flag(name: str) -> bool:
     return any(secret <= words for secret in _SECRET_WORDS)
 
 
+# The shapes of well-known credentials (Hugging Face, OpenAI-style, GitHub, AWS, Slack tokens; JWTs): a value like
+# these is a secret whatever flag or variable it is given to.
+_SECRET_VALUE = re.compile(
+    r"\b(?:hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16}"
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)"
+)
+_PASS_ENV_HINT = (
+    "give it through an environment variable named in engine.pass_env instead (vLLM reads its API key from "
+    "VLLM_API_KEY)"
+)
+
+
+def looks_like_secret(value: object) -> bool:
+    """Whether ``value`` has the shape of a credential; never shown in a message, which would leak it."""
+    return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
+
+
+def _texts(value: Any) -> list[str]:
+    # A flag's value, or a search-space dimension's listed values.
+    listed = getattr(value, "values", None)
+    values = listed if isinstance(listed, list) else [value]
+    return [item for item in values if isinstance(item, str)]
+
+
 def canonical_flags(flags: dict[str, Any]) -> dict[str, Any]:
     canonical: dict[str, Any] = {}
     for name, value in flags.items():
         key = _check_flag_name(name)
-        if is_secret_flag(key) and isinstance(value, str):  # a true/false flag carries no secret
+        texts = _texts(value)
+        if is_secret_flag(key) and texts:  # a true/false flag carries no secret
             raise ValueError(
                 f"{name!r} takes a secret, and a flag's value is printed in the engine command and stored with each "
-                "trial; give it through an environment variable named in engine.pass_env instead (vLLM reads its "
-                "API key from VLLM_API_KEY)"
+                f"trial; {_PASS_ENV_HINT}"
+            )
+        if any(looks_like_secret(text) for text in texts):
+            raise ValueError(
+                f"the value of {name!r} looks like a credential (a token or key), and a flag's value is printed in "
+                f"the engine command and stored with each trial; {_PASS_ENV_HINT}"
             )
         if key in canonical:
             raise ValueError(f"{name!r} is the same flag as {key!r}, given twice")

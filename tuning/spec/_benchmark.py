@@ -8,7 +8,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, Field, PositiveInt, field_validator, model_validator
 
-from tuning.spec._base import StrictModel
+from tuning.spec._base import EnvName, StrictModel
 from tuning.spec._dataset import DatasetSpec
 
 
@@ -71,10 +71,9 @@ def _check_scenario(scenario: Any) -> Any:
     if pattern is None or not re.match(pattern, scenario):
         raise ValueError(
             f"{scenario!r} is not a genai-bench traffic scenario; expected D(in,out), "
-            "N(in_mean,in_sd)/(out_mean,out_sd) or U(in_min,in_max)/(out_min,out_max), "
-            "for example 'D(100,100)', 'N(480,240)/(300,150)' or 'U(50,100)/(200,250)'; 'dataset' to send "
-            "the prompts of benchmark.dataset as they are; E(tokens) for embeddings; R(doc_tokens,query_tokens) "
-            "for rerank"
+            "N(in_mean,in_sd)/(out_mean,out_sd) or U(in_min,in_max)/(out_min,out_max), such as 'D(100,100)' or "
+            "'N(480,240)/(300,150)'; 'dataset' for benchmark.dataset's prompts as they are; E(tokens) for "
+            "embeddings; R(doc_tokens,query_tokens) for rerank"
         )
     return scenario
 
@@ -167,7 +166,7 @@ class BenchmarkSpec(StrictModel):
         default=None,
         description="Share of each round's last requests left out of its metrics, as the load winds down.",
     )
-    hf_token_env: str | None = Field(
+    hf_token_env: EnvName | None = Field(
         default="HF_TOKEN",
         description="Name of the variable in servetune's environment that holds a Hugging Face token, handed to "
         "genai-bench as HF_TOKEN when the tokenizer or dataset is a Hub id (a gated one needs it). The name only: "

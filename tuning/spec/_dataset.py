@@ -17,7 +17,7 @@ from typing import Any, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from tuning.spec._base import StrictModel, resolve_path
+from tuning.spec._base import NonEmptyStr, StrictModel, resolve_path
 
 # Files by their suffix; any other path is taken as a Hugging Face dataset id.
 DATASET_SUFFIXES = (".jsonl", ".json", ".csv", ".txt")
@@ -35,7 +35,7 @@ class DatasetError(ValueError):
 class DatasetSpec(StrictModel):
     """Where the prompts come from instead of genai-bench's built-in text."""
 
-    path: str | None = Field(
+    path: NonEmptyStr | None = Field(
         default=None,
         description="A local file of prompts, or a Hugging Face dataset id. JSONL: one object per line, the "
         "prompt under `prompt_column` (or one JSON string per line); JSON: a list of such objects or strings; "
@@ -44,12 +44,12 @@ class DatasetSpec(StrictModel):
         "sends each prompt as it is.",
         examples=["./prompts.jsonl", "./chats.csv"],
     )
-    prompt_column: str | None = Field(
+    prompt_column: NonEmptyStr | None = Field(
         default=None,
         description=f"The column (CSV) or key (JSONL, JSON) that holds the prompt. Default: {DEFAULT_PROMPT_COLUMN!r}.",
         examples=["prompt", "question"],
     )
-    config: str | None = Field(
+    config: NonEmptyStr | None = Field(
         default=None,
         description="A genai-bench dataset configuration (JSON file) for what `path` cannot say: Hugging Face "
         "splits, revisions, prompt templates. Replaces `path` and `prompt_column`.",

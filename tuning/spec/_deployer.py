@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, PositiveFloat, Tag, field_validator
+from pydantic import Discriminator, Field, PositiveFloat, Tag, ValidationInfo, field_validator
 
-from tuning.spec._base import StrictModel, resolve_path
+from tuning.spec._base import NonEmptyStr, StrictModel, resolve_path
+
+_IPC_MODES = ("host", "private", "shareable", "none")
 
 
 class LocalDeployerSpec(StrictModel):
     """Run the engine as a process on this machine."""
 
     kind: Literal["local"] = Field(default="local", description="Which deployer runs the engine.")
-    host: str = Field(default="127.0.0.1", description="Address the engine listens on.")
+    host: NonEmptyStr = Field(default="127.0.0.1", description="Address the engine listens on.")
     stop_grace: PositiveFloat = Field(
         default=15.0, description="Seconds between SIGTERM and SIGKILL when stopping the engine."
     )
@@ -48,17 +50,26 @@ class DockerDeployerSpec(StrictModel):
     container_port: int = Field(
         default=8000, ge=1, le=65535, description="Port the engine listens on inside the container (bridge network)."
     )
-    shm_size: str = Field(
-        default="16g",
-        description="Size of the container's /dev/shm (Docker's `--shm-size`: a number with `b`, `k`, `m` or `g`). "
-        "With `ipc_mode: host` the container uses this machine's /dev/shm instead.",
-        examples=["32g"],
-    )
     ipc_mode: str = Field(
         default="host",
-        description="IPC namespace (Docker's `--ipc`). `host` gives the engine's tensor-parallel workers the shared "
-        "memory they exchange data through; `private` isolates it, with `shm_size` of /dev/shm.",
+        description="IPC namespace (Docker's `--ipc`): `host`, `private`, `shareable`, `none` or "
+        "`container:NAME`. `host` gives the engine's tensor-parallel workers this machine's /dev/shm, the shared "
+        "memory they exchange data through; `private` isolates it, sized by `shm_size`.",
         examples=["private"],
+    )
+    shm_size: str | None = Field(
+        default=None,
+        description="Size of the container's own /dev/shm (Docker's `--shm-size`: a number with `b`, `k`, `m` or "
+        "`g`), for an `ipc_mode` other than `host`; Docker gives 64m when it is left out. The daemon refuses it "
+        "with `ipc_mode: host`, where the container uses this machine's /dev/shm.",
+        examples=["16g"],
+    )
+    mounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="More host folders mounted read-only into the container, as host path: container path (both "
+        "absolute), such as an engine build or a cache the image does not carry. The model is mounted by itself "
+        "(`model_mount`).",
+        examples=[{"/opt/engines/vllm": "/opt/vllm"}],
     )
     model_mount: str = Field(
         default="/models",
@@ -108,10 +119,34 @@ class DockerDeployerSpec(StrictModel):
 
     @field_validator("shm_size")
     @classmethod
-    def _byte_size(cls, size: str) -> str:
+    def _byte_size(cls, size: str | None, info: ValidationInfo) -> str | None:
+        if size is None:
+            return None
         if not re.fullmatch(r"\d+(?:\.\d+)?[bkmgBKMG]?", size.strip()):
             raise ValueError(f"{size!r} is not a size: a number with b, k, m or g, such as 16g")
+        if info.data.get("ipc_mode") == "host":
+            # The daemon's own words: "cannot set shmsize when running in the host IPC namespace".
+            raise ValueError(
+                f"{size!r} cannot be set with ipc_mode 'host', where the container uses this machine's /dev/shm "
+                "(the daemon refuses both); remove shm_size, or set ipc_mode: private to size the container's own"
+            )
         return size.strip()
+
+    @field_validator("ipc_mode")
+    @classmethod
+    def _ipc_mode(cls, mode: str) -> str:
+        if mode not in _IPC_MODES and not re.fullmatch(r"container:[A-Za-z0-9][A-Za-z0-9_.-]*", mode):
+            raise ValueError(f"{mode!r} is not an IPC mode: one of {', '.join(_IPC_MODES)}, or container:NAME")
+        return mode
+
+    @field_validator("mounts")
+    @classmethod
+    def _absolute_paths(cls, mounts: dict[str, str]) -> dict[str, str]:
+        for source, target in mounts.items():
+            for path in (source, target):
+                if not path.startswith("/"):
+                    raise ValueError(f"{path!r} ({source}: {target}) must be an absolute path")
+        return {source.rstrip("/") or "/": target.rstrip("/") or "/" for source, target in mounts.items()}
 
     @field_validator("model_mount")
     @classmethod

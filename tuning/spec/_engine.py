@@ -8,22 +8,31 @@ from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from tuning.spec._base import SECRET_NAME, ParamValue, StrictModel, canonical_flags, resolve_path
+from tuning.spec._base import (
+    SECRET_NAME,
+    EnvName,
+    NonEmptyStr,
+    ParamValue,
+    StrictModel,
+    canonical_flags,
+    looks_like_secret,
+    resolve_path,
+)
 
 
 class ModelSpec(StrictModel):
     """The model to serve."""
 
-    path: str = Field(
+    path: NonEmptyStr = Field(
         description="Local folder of the model, or a Hugging Face id the engine can load.",
         examples=["~/.cache/servetune/models/tiny-llama", "meta-llama/Llama-3.1-8B-Instruct"],
     )
-    tokenizer: str | None = Field(
+    tokenizer: NonEmptyStr | None = Field(
         default=None,
         description="Tokenizer genai-bench counts tokens with, the model's own: a local folder (loaded offline) or a "
         "Hugging Face id (fetched, with the token `benchmark.hf_token_env` names). Defaults to `path`.",
     )
-    served_name: str | None = Field(
+    served_name: NonEmptyStr | None = Field(
         default=None,
         description="Name the engine serves the model under (the `model` field of requests). "
         "Defaults to the last part of `path`.",
@@ -49,13 +58,13 @@ class EngineSpec(StrictModel):
     """The inference engine, and the environment it runs in."""
 
     name: EngineName = Field(default=EngineName.vllm, description="Inference engine to tune.")
-    venv: str | None = Field(
+    venv: NonEmptyStr | None = Field(
         default=None,
         description="Virtualenv the engine is installed in; its `bin/python` runs the engine. "
         "Keeps the engine's dependencies apart from servetune's, as a container would.",
         examples=["../.venvs/vllm-cpu"],
     )
-    python: str | None = Field(
+    python: NonEmptyStr | None = Field(
         default=None,
         description="Interpreter that runs the engine, when not given through `venv`. Defaults to `python3`.",
     )
@@ -65,13 +74,13 @@ class EngineSpec(StrictModel):
         "`true` becomes a bare flag and `false` leaves it out.",
         examples=[{"enforce-eager": True, "max-model-len": 1024}],
     )
-    env: dict[str, str] = Field(
+    env: dict[EnvName, str] = Field(
         default_factory=dict,
         description="Environment variables for the engine process. Secrets do not belong here: "
         "name them in `pass_env`.",
         examples=[{"VLLM_CPU_KVCACHE_SPACE": "1"}],
     )
-    pass_env: list[str] = Field(
+    pass_env: list[EnvName] = Field(
         default_factory=list,
         description="Names of variables passed from servetune's environment to the engine, such as "
         "HF_TOKEN. Their values are never stored or logged.",
@@ -88,8 +97,8 @@ class EngineSpec(StrictModel):
     @field_validator("env")
     @classmethod
     def _no_secrets(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            if SECRET_NAME.search(name):
+        for name, value in env.items():
+            if SECRET_NAME.search(name) or looks_like_secret(value):
                 raise ValueError(
                     f"{name!r} looks like a secret; put its name in engine.pass_env instead, so its value "
                     "stays out of the spec, the database and the logs"

@@ -109,7 +109,10 @@ class StrategySpec(StrictModel):
         f"that result and does not count; after {SETTLED_AFTER_REPEATS} such proposals in a row, the next "
         "configuration is one not measured yet, drawn at random. A search ends early only when none is left.",
     )
-    seed: int | None = Field(default=None, description="Seed of the sampler, for a reproducible search.")
+    # Optuna's samplers take a numpy seed: 0 to 2**32 - 1; any other fails the run when its sampler is made.
+    seed: int | None = Field(
+        default=None, ge=0, le=2**32 - 1, description="Seed of the sampler, for a reproducible search."
+    )
     parallelism: PositiveInt = Field(
         default=1,
         description="Trials in flight at once: the study hands out this many configurations and is told each "

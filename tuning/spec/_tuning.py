@@ -32,6 +32,12 @@ class TimeoutSpec(StrictModel):
     ready: PositiveFloat = Field(default=600.0, description="From start until it answers a completion.")
     benchmark: PositiveFloat = Field(default=1800.0, description="The whole genai-bench run.")
     trial: PositiveFloat = Field(default=3600.0, description="One trial from deploy to cleanup.")
+    pool_pickup: PositiveFloat = Field(
+        default=600.0,
+        description="With `hardware.pool`: how long a trial's flow run may wait for a worker of the pool to pick it "
+        "up (leave Scheduled or Pending). Past it the flow run is cancelled and the trial recorded failed, naming "
+        "the pool; the time spent waiting for GPU slots does not count.",
+    )
 
 
 class RegressionBaseline(StrEnum):

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col, create_engine, select
 
-from tuning.errors import NotFound
+from tuning.errors import ExitCode, NotFound, ServetuneError
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import RunState, TrialOutcome, TrialState
 from tuning.runtime import process_group
@@ -27,6 +30,22 @@ from tuning.store.tables import now as _now
 def _owner_gone(owner: str | None) -> bool:
     """A trial row with no owner predates owners; otherwise its process must be on this host and gone."""
     return owner is None or process_group.owner_gone(owner)
+
+
+def _held_by_another(owner: str | None) -> bool:
+    """Whether a run's owner is another process that lives, or one on another host, which cannot be judged."""
+    return owner is not None and owner != process_group.owner_id() and not process_group.owner_gone(owner)
+
+
+_Row = TypeVar("_Row", TuningRun, Trial)
+
+
+def as_seen(row: _Row) -> _Row:
+    """A run or trial stored as running whose owning process is gone reads as ``abandoned``; nothing is written
+    (rows without an owner, from before owners were recorded, read as stored)."""
+    if row.state == RunState.running and row.owner is not None and process_group.owner_gone(row.owner):
+        row.state = (RunState.abandoned if isinstance(row, TuningRun) else TrialState.abandoned).value
+    return row
 
 
 def database_url() -> str:
@@ -49,6 +68,26 @@ class RunNotFound(NotFound):
     pass
 
 
+class RunOwned(ServetuneError, RuntimeError):
+    """Another live process runs this run: two processes on one run would measure configurations twice."""
+
+    exit_code = ExitCode.bad_input
+
+
+def _owned_message(run: TuningRun) -> str:
+    host, _, pid = (run.owner or "").rpartition("/")
+    rename = "start a run under another name (`servetune tune SPEC --name NEW`)"
+    if host == process_group.owner_id().rpartition("/")[0]:
+        return (
+            f"run {run.name!r} ({run.id}) is being run by process {pid} on this host ({run.owner}): wait for it to "
+            f"end or stop it, or {rename}"
+        )
+    return (
+        f"run {run.name!r} ({run.id}) is owned by {run.owner}, a process on host {host!r} that servetune cannot "
+        f"check from this one: if it still runs, wait for it to end; if it is gone, {rename}"
+    )
+
+
 class Store:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or database_url()
@@ -57,6 +96,8 @@ class Store:
     def start_run(
         self, spec: TuningSpec, prefect_flow_run_id: str | None = None, kind: RunKind = RunKind.tune
     ) -> TuningRun:
+        """A new run owned by this process; a tuning run is refused (RunOwned) while a live process owns another
+        tuning run of the same name."""
         run = TuningRun(
             id=uuid.uuid4().hex[:12],
             name=spec.name,
@@ -67,13 +108,30 @@ class Store:
             spec=spec.model_dump(mode="json"),
             prefect_flow_run_id=prefect_flow_run_id,
             kind=kind.value,
+            owner=process_group.owner_id(),
             started_at=_now(),
         )
-        with Session(self.engine) as session:
+        with self._turn(spec.name) as session:
+            if kind is RunKind.tune:
+                self._refuse_owned(session, spec.name)
             session.add(run)
             session.commit()
             session.refresh(run)
         return run
+
+    @contextmanager
+    def _turn(self, name: str) -> Iterator[Session]:
+        """A session holding the write lock for runs of this name until it commits: processes opening a run of one
+        name take turns, so each sees what the one before it claimed."""
+        with Session(self.engine) as session:
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                key = zlib.crc32(f"servetune-run:{name}".encode())
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            elif connection.dialect.name == "sqlite":
+                # A deferred transaction that read first could not take the write lock later, only fail.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield session
 
     def finish_run(self, run_id: str, state: str, message: str | None, best_trial: int | None) -> None:
         with Session(self.engine) as session:
@@ -81,6 +139,7 @@ class Store:
             if run is None:
                 raise RunNotFound(run_id)
             run.state, run.message, run.best_trial, run.finished_at = state, message, best_trial, _now()
+            run.owner = None  # the run is free to be resumed
             session.add(run)
             session.commit()
 
@@ -95,14 +154,47 @@ class Store:
             latest = session.exec(query).first()
         return latest if latest is not None and latest.state != RunState.completed else None
 
-    def reopen_run(self, run_id: str, prefect_flow_run_id: str | None) -> TuningRun:
+    def refuse_if_owned(self, name: str) -> None:
+        """RunOwned while another live process owns a tuning run of this name: an early answer, before anything
+        starts; :meth:`start_run` and :meth:`reopen_run` decide races."""
         with Session(self.engine) as session:
+            self._refuse_owned(session, name)
+
+    @staticmethod
+    def _refuse_owned(session: Session, name: str) -> None:
+        owned = select(TuningRun).where(
+            TuningRun.name == name, TuningRun.kind == RunKind.tune.value, col(TuningRun.owner).is_not(None)
+        )
+        if live := next((r for r in session.exec(owned) if _held_by_another(r.owner)), None):
+            raise RunOwned(_owned_message(live))
+
+    def reopen_run(self, run_id: str, prefect_flow_run_id: str | None) -> TuningRun:
+        """Claim an unfinished run for this process and mark it running; RunOwned if another live process owns it.
+
+        The claim only replaces the owner it judged (none, this process, or a dead one), so of two processes
+        claiming at once exactly one wins, and the other is refused naming it.
+        """
+        with self._turn(self.find_run(run_id).name) as session:
             run = session.get(TuningRun, run_id)
             if run is None:
                 raise RunNotFound(run_id)
-            run.state, run.message, run.finished_at = RunState.running.value, None, None
-            run.prefect_flow_run_id = prefect_flow_run_id or run.prefect_flow_run_id
-            session.add(run)
+            if _held_by_another(run.owner):
+                raise RunOwned(_owned_message(run))
+            judged = col(TuningRun.owner).is_(None) if run.owner is None else col(TuningRun.owner) == run.owner
+            claim = (
+                update(TuningRun)
+                .where(col(TuningRun.id) == run_id, judged)
+                .values(
+                    owner=process_group.owner_id(),
+                    state=RunState.running.value,
+                    message=None,
+                    finished_at=None,
+                    prefect_flow_run_id=prefect_flow_run_id or run.prefect_flow_run_id,
+                )
+            )
+            if session.connection().execute(claim).rowcount != 1:
+                session.rollback()
+                raise RunOwned(_owned_message(self.find_run(run_id)))
             session.commit()
             session.refresh(run)
             return run
@@ -182,7 +274,8 @@ class Store:
 
     def trial(self, run_id: str, number: int) -> Trial | None:
         with Session(self.engine) as session:
-            return self._trial(session, run_id, number)
+            trial = self._trial(session, run_id, number)
+        return as_seen(trial) if trial is not None else None
 
     def record_not_run(self, run_id: str, number: int, params: dict[str, Any], state: TrialState, why: str) -> None:
         """A configuration the search asked for but that was not run (``repeated`` or ``rejected``), and why."""
@@ -235,28 +328,29 @@ class Store:
     def runs(self, limit: int = 20) -> list[TuningRun]:
         with Session(self.engine) as session:
             query = select(TuningRun).order_by(col(TuningRun.started_at).desc()).limit(limit)
-            return list(session.exec(query))
+            return [as_seen(r) for r in session.exec(query)]
 
     def find_run(self, ref: str) -> TuningRun:
         """A run by id, id prefix, or name (the latest tuning run of that name; a recheck only if there is none)."""
         with Session(self.engine) as session:
             if run := session.get(TuningRun, ref):
-                return run
+                return as_seen(run)
             by_prefix = list(session.exec(select(TuningRun).where(col(TuningRun.id).startswith(ref))))
             if len(by_prefix) == 1:
-                return by_prefix[0]
+                return as_seen(by_prefix[0])
             query = (
                 select(TuningRun)
                 .where(TuningRun.name == ref)
                 .order_by(col(TuningRun.kind) != RunKind.tune.value, col(TuningRun.started_at).desc())
             )
             if run := session.exec(query).first():
-                return run
+                return as_seen(run)
         raise RunNotFound(f"no run with id or name {ref!r} in {self.safe_url}")
 
     def trials(self, run_id: str) -> list[Trial]:
         with Session(self.engine) as session:
-            return list(session.exec(select(Trial).where(Trial.run_id == run_id).order_by(col(Trial.number))))
+            query = select(Trial).where(Trial.run_id == run_id).order_by(col(Trial.number))
+            return [as_seen(t) for t in session.exec(query)]
 
     def rounds(self, trial_id: int) -> list[BenchmarkRound]:
         with Session(self.engine) as session:

@@ -54,6 +54,11 @@ class TuningRun(SQLModel, table=True):
         description=f"One of {', '.join(RunKind)}: a search, or a regression run measuring a best configuration again",
     )
     prefect_flow_run_id: str | None = Field(default=None, description="The Prefect flow run that ran it")
+    owner: str | None = Field(
+        default=None,
+        description="host/pid of the process running the run, null once it ended: while that process lives, another "
+        "`tune` of the name is refused, and once it is gone the run shows as abandoned",
+    )
     started_at: datetime | None = _timestamp("When the run started (UTC)")
     finished_at: datetime | None = _timestamp("When the run ended (UTC)")
 

@@ -16,6 +16,7 @@ import pytest
 from deployers.engines import ENGINES, EngineFlags, check_engine_flags, engine_adapter, engine_flags
 from deployers.engines import _flags as flags_module
 from deployers.engines._flags import cache_path, flag_problems
+from deployers.engines._value_check import Engine, ValueCase, value_problems
 from tests.support.paths import REPO
 from tuning.cli import main
 from tuning.spec import ModelSpec, TuningSpec
@@ -59,6 +60,7 @@ AGREEMENT = {
         ("no-enable-tf32-matmul", True),
         ("mem-fraction-statc", 0.8),
         ("context-length", "8k"),
+        ("context-length", "lots"),
     ],
     "vllm": [
         ("max-num-seqs", 8),
@@ -76,6 +78,9 @@ AGREEMENT = {
         ("no-enable-prefix-caching", True),
         ("compilation-config", '{"mode": 0}'),
         ("compilation-config", "not json"),
+        ("max-model-len", "4k"),
+        ("max-model-len", "auto"),
+        ("max-model-len", "lots"),
     ],
 }
 
@@ -95,13 +100,25 @@ def engine_verdicts(vllm_python: str, sglang_python: str) -> dict[tuple[str, str
     return verdicts
 
 
+@pytest.fixture(scope="module")
+def values_asked_at_once(vllm_flags: EngineFlags, sglang_flags: EngineFlags) -> None:
+    """Each engine asked about every case's value in one process, as one spec's check would be, not once a case."""
+    for flags in (vllm_flags, sglang_flags):
+        cases = [
+            ValueCase("case", name, f"--{flag.name}", value, flag.accepted())
+            for name, value in AGREEMENT[flags.engine]
+            if (flag := flags.lookup(name)) is not None and flag.takes_value and not isinstance(value, bool)
+        ]
+        value_problems(Engine(flags.engine, flags.version, flags.python), cases)
+
+
 @pytest.mark.parametrize(
     ("engine", "name", "value"),
     [(engine, *case) for engine, cases in AGREEMENT.items() for case in cases],
     ids=lambda v: repr(v),
 )
 def test_servetune_accepts_exactly_what_the_engine_parser_accepts(
-    engine, name, value, engine_verdicts, vllm_flags, sglang_flags, vllm_python, sglang_python
+    engine, name, value, engine_verdicts, values_asked_at_once, vllm_flags, sglang_flags, vllm_python, sglang_python
 ):
     flags, python = {"vllm": (vllm_flags, vllm_python), "sglang": (sglang_flags, sglang_python)}[engine]
     found = problems(flags, engine, python, args={name: value})
@@ -324,7 +341,7 @@ def test_validate_without_the_engine_env_passes_with_a_note(tmp_path, capsys):
     """The engine runs in a container, so its flags cannot be checked here: validate says so and goes on."""
     path = tmp_path / "spec.yaml"
     path.write_text(
-        "name: unit\nmodel: {path: /models/m}\n"
+        f"name: unit\nmodel: {{path: {tmp_path}}}\n"  # a folder that exists: the Docker deployer mounts it
         f"engine: {{name: sglang, python: {tmp_path / 'missing' / 'python'}}}\n"
         "deployer: {kind: docker, image: lmsysorg/sglang:v0.5.2}\n"
         "search_space:\n  mem-fraction-static: [0.8]\n"

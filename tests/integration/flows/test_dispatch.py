@@ -1,17 +1,20 @@
-"""Before and around a trial: configurations rejected before any engine starts, several processes sharing one
-run's study, trials whose flow run ended elsewhere, and a pool whose `trial` deployment is missing."""
+"""Before and around a trial: configurations rejected before any engine starts, a second process refused a run
+another one owns, trials whose flow run ended elsewhere, and a pool whose `trial` deployment is missing or that
+no worker serves."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
 from deployers.validity import gpus_available, rejection
 from flows.dispatch import PoolNotReady, TrialRuns
 from tests.support.factories import make_spec
+from tuning.errors import ExitCode
 from tuning.evaluation.outcome import TrialState
 from tuning.search.study import Search
 from tuning.spec import TuningSpec
@@ -70,40 +73,62 @@ def test_a_rejected_configuration_is_learnt_as_infeasible_by_a_constrained_sampl
     assert told.state.name == "PRUNED" and told.user_attrs["servetune_constraints"] == [1.0]
 
 
-_ASK_ALL = textwrap.dedent(
+# What `tune` does to open its run, in a process of its own: resume the name's unfinished run, or start one.
+_OPEN_RUN = textwrap.dedent(
     """
     import sys
-    from tuning.search.study import Search
+    from tuning.runtime.process_group import owner_id
     from tuning.spec import TuningSpec
+    from tuning.store import RunOwned, Store
 
-    spec = TuningSpec.model_validate({
-        "name": "two-processes", "model": {"path": "/models/m"},
-        "search_space": {"max-num-seqs": [1, 2, 4, 8, 16, 32], "max-num-batched-tokens": [256, 512, 1024]},
-    })
-    search = Search(spec, "servetune-two-processes", sys.argv[1])
-    while (asked := search.ask()) is not None:
-        number, params = asked
-        print(number, params["max-num-seqs"], params["max-num-batched-tokens"], flush=True)
-        search.tell_value(number, float(number), [])
+    spec = TuningSpec.model_validate({"name": "two-processes", "model": {"path": "/models/m"}})
+    store = Store(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()  # both processes go at once
+    try:
+        earlier = store.resumable_run(spec.name)
+        run = store.reopen_run(earlier.id, None) if earlier else store.start_run(spec)
+        print("owner", run.id, owner_id(), flush=True)
+    except RunOwned as refused:
+        print("refused", refused.exit_code, refused, flush=True)
+    sys.stdin.readline()  # the run stays this process's until the test has read both answers
     """
 )
 
 
-def test_two_processes_on_one_run_never_run_the_same_trial_or_configuration(postgres_url: str) -> None:
-    """Two real processes share one grid study on PostgreSQL, asking as fast as they can."""
-    Search(_spec(), "servetune-warm-up", postgres_url)  # tables exist before the race starts
-    workers = [
-        subprocess.Popen([sys.executable, "-c", _ASK_ALL, postgres_url], stdout=subprocess.PIPE, text=True)
+@pytest.mark.parametrize("earlier", ["none", "failed"])
+def test_two_processes_on_one_run_name_one_runs_it_and_the_other_refuses_naming_the_owner(
+    database_url: str, earlier: str
+) -> None:
+    """Two real processes open one run name at the same moment: a new name, or a run an ended process left failed."""
+    store = Store(database_url)
+    if earlier == "failed":
+        left = store.start_run(make_spec("two-processes"))
+        store.finish_run(left.id, "failed", "every trial failed", None)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_RUN, database_url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
-    outputs = [w.communicate(timeout=300)[0].split("\n") for w in workers]
-    assert all(w.returncode == 0 for w in workers)
-    asked = [line.split() for out in outputs for line in out if line]
-    numbers = [int(n) for n, *_ in asked]
-    configurations = [(seqs, tokens) for _, seqs, tokens in asked]
-    assert len(numbers) == len(set(numbers))
-    assert sorted(set(configurations)) == sorted(configurations) and len(configurations) == 18
-    assert all(outputs), "both processes took part"
+    try:
+        assert [p.stdout.readline() for p in processes] == ["ready\n"] * 2  # type: ignore[union-attr]
+        for p in processes:
+            p.stdin.write("go\n")  # type: ignore[union-attr]
+            p.stdin.flush()  # type: ignore[union-attr]
+        answers = [p.stdout.readline().split(" ", 2) for p in processes]  # type: ignore[union-attr]
+    finally:
+        for p in processes:
+            p.communicate("done\n", timeout=60)
+    [(_, run_id, owner)] = [a for a in answers if a[0] == "owner"]
+    [(_, code, why)] = [a for a in answers if a[0] == "refused"]
+    winner = processes[[a[0] for a in answers].index("owner")]
+    assert owner.strip().endswith(f"/{winner.pid}")
+    assert int(code) == ExitCode.bad_input
+    assert f"run 'two-processes' ({run_id}) is being run by process {winner.pid} on this host ({owner.strip()})" in why
+    assert [r.id for r in store.runs() if r.name == "two-processes"] == (
+        [run_id] if earlier == "none" else [left.id]  # the refused process started nothing, and one run holds both
+    )
 
 
 def test_a_trial_whose_flow_run_ended_without_an_outcome_is_recorded_failed_with_the_reason(database_url: str) -> None:
@@ -147,3 +172,49 @@ def test_a_missing_local_model_folder_is_named_before_any_engine_starts(tmp_path
     [missing] = deployer_for(spec).missing_files()
     assert missing.startswith(f"model.path: {tmp_path / 'no-such-model'} does not exist on this machine")
     assert deployer_for(_spec(model={"path": "org/model"})).missing_files() == []  # a hub id is not a path
+
+
+def _deploy_trial_without_worker(pool: str) -> None:
+    """A process pool with its `trial` deployment, as `prefect deploy --all` makes it, and no worker started."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        flow_id = client.create_flow_from_name("trial")
+        client.create_deployment(flow_id, pool, work_pool_name=pool, entrypoint="flows/trial.py:trial")
+
+
+def test_a_trial_no_worker_of_its_pool_picks_up_fails_naming_the_pool_and_its_flow_run_is_cancelled(
+    prefect_server: None,
+) -> None:
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    _deploy_trial_without_worker("gpu-unstaffed")
+    spec = _spec(hardware={"pool": "gpu-unstaffed"}, timeouts={"pool_pickup": 3})
+    store = Store()
+    run = store.start_run(spec)
+
+    @flow
+    def dispatch_one() -> list[int]:
+        runs = TrialRuns(spec, run.id, store)
+        runs.check()
+        runs.start(3, {"max-num-seqs": 2})
+        return runs.wait_finished()
+
+    began = time.monotonic()
+    assert dispatch_one() == [3]
+    assert time.monotonic() - began < 60, "the trial was given up soon after timeouts.pool_pickup"
+    [trial] = store.trials(run.id)
+    assert (trial.number, trial.state) == (3, TrialState.failed)
+    assert trial.error == (
+        "no worker of pool 'gpu-unstaffed' picked trial 3 up within 3 s; "
+        "start one with `prefect worker start --pool gpu-unstaffed`"
+    )
+    with get_client(sync_client=True) as client:
+        [flow_run] = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["gpu-unstaffed"]))
+        )
+    assert flow_run.state is not None and flow_run.state.is_cancelled()
