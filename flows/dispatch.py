@@ -27,6 +27,7 @@ from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store
 
 _POLL_SECONDS = 2.0
+_TRIAL_FINISH_SECONDS = 30.0
 # A flow run in these states waits for a worker of its pool (Scheduled, Late) or for the one that took it to start it.
 _WAITING_FOR_A_WORKER = frozenset({StateType.SCHEDULED, StateType.PENDING})
 
@@ -130,33 +131,50 @@ class TrialRuns:
         self._flow_runs[number] = flow_run.id
         get_run_logger().info("trial %d: flow run %s on pool %s", number, flow_run.name, self.pool)
         with get_client(sync_client=True) as client:
-            state, unpicked = self._wait_final(client, flow_run.id, number)
+            state, given_up = self._wait_final(client, flow_run, number)
         self._flow_runs.pop(number, None)
-        if unpicked is not None:
-            get_run_logger().error("trial %d: %s", number, unpicked)
+        if given_up is not None:
+            get_run_logger().error("trial %d: %s", number, given_up)
         # A worker killed mid-trial, or one whose SERVETUNE_DATABASE_URL names another database, leaves no outcome.
-        lost = unpicked or (
+        lost = given_up or (
             f"trial flow run {flow_run.name} ended {state.name} without recording an outcome in "
             f"{self.store.safe_url}; check that the pool's workers use the same SERVETUNE_DATABASE_URL"
         )
         self.store.record_lost(self.run_id, number, params, lost)
 
-    def _wait_final(self, client: SyncPrefectClient, flow_run_id: UUID, number: int) -> tuple[State, str | None]:
-        """Poll the trial's flow run until it is final; its final state, and why it was cancelled if no worker took
-        it up for ``timeouts.pool_pickup`` seconds."""
-        patience = self.spec.timeouts.pool_pickup
+    def _wait_final(self, client: SyncPrefectClient, flow_run: FlowRun, number: int) -> tuple[State, str | None]:
+        """Poll the trial's flow run until it is final; its final state, and why it was given up: no worker took it
+        up for ``timeouts.pool_pickup`` seconds (it is cancelled), or it ran past ``timeouts.trial`` and the time its
+        cleanup may take (it is cancelled, and told to its worker, which stops it if it is still alive)."""
+        patience, timeouts = self.spec.timeouts.pool_pickup, self.spec.timeouts
+        # A trial flow cut at its timeout still stops its engine (local and Docker ones get `stop_grace` for that) and
+        # records its outcome: that much longer.
+        overdue = timeouts.trial + getattr(self.spec.deployer, "stop_grace", 0.0) + _TRIAL_FINISH_SECONDS
         last_taken = time.monotonic()  # a flow run sent back to wait (a retry) gets the whole time again
-        while not (state := client.read_flow_run(flow_run_id).state) or not state.is_final():
+        running_since: float | None = None
+        while not (state := client.read_flow_run(flow_run.id).state) or not state.is_final():
             if state is not None and state.type not in _WAITING_FOR_A_WORKER:
                 last_taken = time.monotonic()
+                running_since = running_since or last_taken
+                if last_taken - running_since > overdue:
+                    # Its process is gone without a word (a worker killed with it, a lost machine) or hangs: Prefect
+                    # would show it Running forever, and the run would wait forever.
+                    why = (
+                        f"trial flow run {flow_run.name} still {state.name} after {overdue:g} s, past timeouts.trial "
+                        f"({timeouts.trial:g} s): its worker or its process died, or it hangs; cancelled"
+                    )
+                    client.set_flow_run_state(flow_run.id, Cancelling(message=why), force=True)
+                    return state, why
             elif time.monotonic() - last_taken > patience:
                 why = (
                     f"no worker of pool {self.pool!r} picked trial {number} up within {patience:g} s; start one "
                     f"with `prefect worker start --pool {self.pool}`"
                 )
                 # Refused only if a worker took it up meanwhile: then it runs, and is waited for.
-                cancelled: OrchestrationResult[None] = client.set_flow_run_state(flow_run_id, Cancelled(message=why))
+                cancelled: OrchestrationResult[None] = client.set_flow_run_state(flow_run.id, Cancelled(message=why))
                 if cancelled.status is SetStateStatus.ACCEPT and cancelled.state is not None:
                     return cancelled.state, why
+            else:
+                running_since = None
             time.sleep(_POLL_SECONDS)
         return state, None
