@@ -7,6 +7,7 @@ The commands are checked against SGLang's real parser (.venvs/sglang-flags), and
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -138,8 +139,13 @@ def test_sglang_parses_every_command_of_the_example_grids(sglang_python):
 
 
 @pytest.mark.parametrize("name", ["sglang-docker.yaml", "sglang-ome.yaml"])
-def test_sglang_examples_validate_against_sglangs_parser_and_show_the_first_command(name, capsys, sglang_flags):
+def test_sglang_examples_validate_against_sglangs_parser_and_show_the_first_command(
+    name, capsys, sglang_flags, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path))  # the Docker example's model folder (under ~) is mounted from here
     spec = load_spec(REPO / "examples" / name)
+    if Path(spec.model.path).is_relative_to(tmp_path):
+        Path(spec.model.path).mkdir(parents=True)
     first = configurations(spec)[0]
 
     assert main(["validate", str(REPO / "examples" / name)]) == 0
