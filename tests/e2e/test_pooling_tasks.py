@@ -15,7 +15,17 @@ pytestmark = pytest.mark.e2e
 
 POOLING = {
     "text-to-embeddings": ({"runner": "pooling", "convert": "embed"}, "E(32)"),
-    "text-to-rerank": ({"runner": "pooling", "convert": "classify", "hf-overrides": '{"num_labels": 1}'}, "R(32,8)"),
+    # The tiny model has no classifier head: without a rule to make one, vLLM leaves its weights uninitialised memory,
+    # and a score can come out NaN (the engine then answers HTTP 400). This one takes the head from the lm_head row
+    # of a token, as vLLM does for bge-reranker-v2-gemma.
+    "text-to-rerank": (
+        {
+            "runner": "pooling",
+            "convert": "classify",
+            "hf-overrides": '{"num_labels": 1, "method": "no_post_processing", "classifier_from_token": ["</s>"]}',
+        },
+        "R(32,8)",
+    ),
 }
 
 
