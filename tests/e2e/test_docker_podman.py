@@ -17,7 +17,7 @@ import pytest
 
 from deployers._labels import OWNER, RUN
 from tests.support.podman import Podman
-from tests.support.real_runs import real_engine_spec, start_cli, wait_for, write_spec
+from tests.support.real_runs import ctrl_c_once, real_engine_spec, start_cli, wait_for, write_spec
 from tuning.spec import TuningSpec
 from tuning.store import Store
 
@@ -127,14 +127,8 @@ def test_ctrl_c_mid_trial_removes_the_container_and_records_the_trial_as_interru
     spec = docker_spec("podman-ctrl-c", tiny_model, engine_venv, podman, search_space={"max-num-seqs": [2, 4]})
     home = tmp_path / "home"
     cli = start_cli(write_spec(spec, tmp_path), home)
-    try:
-        wait_for(lambda: podman.containers(OWNER), 120, "the trial's container")
-        os.killpg(cli.pid, signal.SIGINT)
-        output, _ = cli.communicate(timeout=120)
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-    assert cli.returncode == 130, output.decode(errors="replace")[-3000:]
+    code, output = ctrl_c_once(cli, lambda: podman.containers(OWNER), "the trial's container")
+    assert code == 130, output[-3000:]
     assert podman.containers(OWNER) == []
 
     store = Store(f"sqlite:///{home / 'servetune.db'}")

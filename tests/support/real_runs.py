@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -81,3 +82,16 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.5)
+
+
+def ctrl_c_once(cli: subprocess.Popen, started: Callable[[], object], what: str) -> tuple[int, str]:
+    """Once ``started()`` holds, Ctrl-C the job as a terminal does (SIGINT to servetune and its temporary Prefect
+    server); its exit code and output. A job that does not end is killed."""
+    try:
+        wait_for(started, 120, what)
+        os.killpg(cli.pid, signal.SIGINT)
+        output, _ = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+    return cli.returncode, output.decode(errors="replace")
