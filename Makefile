@@ -41,7 +41,7 @@ model: $(MODEL)/servetune-tiny-model.json
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,gp]'
+	$(BIN)/pip install --quiet -e '.[test,gp,dashboard]'
 	touch $@
 
 # The engine lives in its own virtualenv, as it would in its own container in production.

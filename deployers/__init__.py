@@ -14,12 +14,14 @@ from deployers._docker import DockerDeployer, DockerHandle
 from deployers._labels import EngineLabels
 from deployers._local import LocalDeployer, LocalHandle
 from deployers._ome import OmeDeployer, OmeHandle
+from deployers._replay import ReplayDeployer, ReplayHandle
 from tuning.spec import TuningSpec
 
 DEPLOYERS: dict[str, type[Deployer]] = {
     LocalDeployer.kind: LocalDeployer,
     DockerDeployer.kind: DockerDeployer,
     OmeDeployer.kind: OmeDeployer,
+    ReplayDeployer.kind: ReplayDeployer,
 }
 
 
@@ -43,6 +45,8 @@ __all__ = [
     "OmeDeployer",
     "OmeHandle",
     "ReadyTimeout",
+    "ReplayDeployer",
+    "ReplayHandle",
     "TransientDeployError",
     "deployer_for",
 ]

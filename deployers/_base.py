@@ -5,15 +5,17 @@ from __future__ import annotations
 import abc
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, SerializeAsAny
 
+from deployers import _engine_log
 from deployers._labels import EngineLabels
 from deployers._readiness import probe
 from deployers.engines import EngineAdapter, engine_adapter
+from tuning.evaluation.metrics import BenchmarkResult, RoundMetrics
 from tuning.spec import Configuration, TuningSpec
 
 _READY_POLL_SECONDS = 1.0
@@ -133,12 +135,28 @@ class Deployer(abc.ABC):
         """Remove engines whose owning servetune process is gone (of ``run_id``, or of any run), found by their
         labels; with ``include_live_owners``, the run's engines whatever their owner. Returns what went."""
 
+    def new_log_lines(self, deployment: Deployment) -> list[str]:
+        """The engine's log lines written since the last call (all so far, at the first); none by default, for a
+        deployer that cannot follow its engine's log."""
+        return []
+
+    def _relay_log(self, deployment: Deployment) -> None:
+        # A deployer that cannot read its engine's log now (a busy API) must not fail the wait for that.
+        try:
+            lines = self.new_log_lines(deployment)
+        except (DeployError, OSError):
+            return
+        _engine_log.relay(lines, self.spec)
+
     def wait_ready(self, deployment: Deployment, timeout: float) -> float:
-        """Block until ``/health`` answers and a one-token completion succeeds; return seconds waited."""
+        """Block until ``/health`` answers and a one-token completion succeeds; return seconds waited. Meanwhile
+        the engine's new log lines go to the run's logs (``deployers._engine_log``)."""
         started = time.monotonic()
         reason: str | None = "no answer yet"
         while time.monotonic() - started < timeout:
+            self._relay_log(deployment)
             if not self.is_running(deployment):
+                self._relay_log(deployment)
                 raise EngineExited(
                     f"the engine stopped before it was ready; last lines of {deployment.log_path}:\n"
                     f"{self.logs(deployment, 30)}"
@@ -146,9 +164,23 @@ class Deployer(abc.ABC):
             task = self.spec.benchmark.task.value
             reason = probe(deployment.endpoint, self.engine.health_path, self.spec.model.name, task)
             if reason is None:
+                self._relay_log(deployment)
                 return time.monotonic() - started
             time.sleep(_READY_POLL_SECONDS)
+        self._relay_log(deployment)
         raise ReadyTimeout(f"the engine was not ready after {timeout:g}s (last probe: {reason})")
+
+    def measure(
+        self,
+        deployment: Deployment,
+        scenario: str,
+        levels: list[int],
+        out_dir: Path,
+        settles: Callable[[list[RoundMetrics]], bool] | None = None,
+    ) -> BenchmarkResult | None:
+        """The rounds of ``scenario`` at ``levels``, when this deployer makes them itself (a replay), each handed
+        to ``settles`` as it lands, as genai-bench's are; None, the default: genai-bench loads the engine."""
+        return None
 
 
 def missing_paths(paths: Mapping[str, str | None], hint: str) -> list[str]:

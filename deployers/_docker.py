@@ -361,6 +361,23 @@ class DockerDeployer(Deployer):
             # Removed (or the daemon is gone): the output saved at teardown.
             return process_group.tail(Path(deployment.log_path), tail)
 
+    @functools.cached_property
+    def _lines_seen(self) -> dict[str, int]:
+        return {}  # per engine: how many of its container's output lines ``new_log_lines`` has returned
+
+    def new_log_lines(self, deployment: Deployment) -> list[str]:
+        # Docker keeps the container's whole output; while an engine starts it is a few hundred lines.
+        container = self._container(deployment)
+        if container is None:
+            return []
+        try:
+            lines = self._output(container).splitlines()
+        except (DockerException, requests.exceptions.RequestException):
+            return []
+        seen = self._lines_seen.get(deployment.label, 0)
+        self._lines_seen[deployment.label] = len(lines)
+        return lines[seen:]
+
     def _save_logs(self, container: Container, log_path: Path) -> None:
         try:
             text = self._output(container)

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from deployers import _live_engines
+from deployers import _engine_log, _live_engines
 from deployers._base import Deployer, DeployError, Deployment, EngineHandle, TransientDeployError
 from deployers._labels import EngineLabels
 from tuning.runtime import process_group
@@ -126,6 +126,15 @@ class LocalDeployer(Deployer):
 
     def logs(self, deployment: Deployment, tail: int = 60) -> str:
         return process_group.tail(Path(deployment.log_path), tail)
+
+    @functools.cached_property
+    def _log_offsets(self) -> dict[str, int]:
+        return {}  # per engine: how far its log has been read by ``new_log_lines``
+
+    def new_log_lines(self, deployment: Deployment) -> list[str]:
+        offset = self._log_offsets.get(deployment.label, 0)
+        lines, self._log_offsets[deployment.label] = _engine_log.read_from(Path(deployment.log_path), offset)
+        return lines
 
     def teardown(self, deployment: Deployment) -> bool:
         handle = self._handle(deployment)

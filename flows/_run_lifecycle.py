@@ -18,6 +18,7 @@ from deployers import Deployer
 from flows._prefect_api import unreachable
 from flows.dispatch import TrialRuns
 from tuning.evaluation.outcome import RunState
+from tuning.runtime.environment import host_environment
 from tuning.spec import TuningSpec
 from tuning.store import RunKind, Store, TuningRun
 
@@ -39,7 +40,8 @@ class RunLifecycle:
     The run belongs to this process until it ends: entering refuses (``RunOwned``) a run, or a new tuning run of a
     name, that another live process owns. ``resume`` is an unfinished run of the same name to continue: its trials
     abandoned by a process that died are recorded as failed (``abandoned``). ``report`` is called once the run's
-    ending is stored, unless it was interrupted (the artifacts of a run).
+    ending is stored, unless it was interrupted (the artifacts of a run). ``engine_version`` is recorded with the
+    host's environment (``tuning.runtime.environment``) for the report.
     """
 
     def __init__(
@@ -50,9 +52,10 @@ class RunLifecycle:
         kind: RunKind = RunKind.tune,
         resume: TuningRun | None = None,
         report: Callable[[RunLifecycle], None] | None = None,
+        engine_version: str = "not checked",
     ) -> None:
         self.spec, self.store, self.deployer, self.kind = spec, store, deployer, kind
-        self.resumed, self.report = resume, report
+        self.resumed, self.report, self.engine_version = resume, report, engine_version
         self.abandoned: list[int] = []
         self.state, self.message = RunState.failed, ""
         self.best: int | None = None
@@ -67,6 +70,7 @@ class RunLifecycle:
             self.run = self.store.start_run(self.spec, prefect_flow_run_id=prefect_id, kind=self.kind)
         self.trials = TrialRuns(self.spec, self.run.id, self.store)
         try:
+            self.store.record_environment(self.run.id, host_environment(self.engine_version))
             if swept := self.deployer.sweep():
                 self._logger.warning("removed engines left by crashed runs: %s", swept)
             if self.resumed is not None:

@@ -28,8 +28,9 @@ from tuning.store import Store
 
 _POLL_SECONDS = 2.0
 _TRIAL_FINISH_SECONDS = 30.0
-# A flow run in these states waits for a worker of its pool (Scheduled, Late) or for the one that took it to start it.
-_WAITING_FOR_A_WORKER = frozenset({StateType.SCHEDULED, StateType.PENDING})
+# A flow run in these states waits for a worker of its pool (Scheduled, Late). Pending is taken: its worker is
+# starting its process, which takes seconds of imports; one that never runs is given up as overdue instead.
+_WAITING_FOR_A_WORKER = frozenset({StateType.SCHEDULED})
 
 
 class PoolNotReady(ServetuneError, RuntimeError):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from contextlib import suppress
+from functools import partial
 from typing import cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import (
+    create_link_artifact,
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
@@ -19,13 +21,16 @@ from pydantic import BaseModel, ValidationError
 from deployers import deployer_for
 from deployers.engines import check_engine_flags
 from deployers.validity import gpus_available, rejection
+from flows._plots import PlotArtifacts
 from flows._run_lifecycle import RunLifecycle
 from tuning.errors import ServetuneError, UserInputError
 from tuning.evaluation.outcome import RunState, TrialState
 from tuning.evaluation.pareto import Goal
 from tuning.evaluation.ranking import conclude, leaders
+from tuning.report.figure import Figure
 from tuning.report.leaderboard import best_card, leaderboard_rows, pareto_rows
-from tuning.search.study import Search, study_name
+from tuning.report.study_notes import trial_note
+from tuning.search.study import Search, TrialNote, study_name
 from tuning.spec import Configuration, TuningSpec
 from tuning.store import Store, Trial
 
@@ -51,21 +56,22 @@ def _summarise_failures(store: Store, run_id: str) -> str:
 
 
 def _tell(search: Search, recorded: Trial | None, number: int) -> None:
-    """Tell the study how a trial ended, as the store recorded it."""
+    """Tell the study how a trial ended, as the store recorded it (and, for optuna-dashboard, in servetune's words)."""
+    note = trial_note(recorded)
     if recorded is not None and recorded.state == TrialState.succeeded and recorded.score is not None:
         # One value per objective when there are several (``objective_scores``), else the score.
-        search.tell_value(number, recorded.objective_scores or recorded.score, recorded.constraints)
+        search.tell_value(number, recorded.objective_scores or recorded.score, recorded.constraints, note)
         return
     if recorded is not None and recorded.state == TrialState.pruned:
-        search.tell_pruned(number)
+        search.tell_pruned(number, note)
         return
-    search.tell_failed(number)
+    search.tell_failed(number, note)
     # Prefect hands a subflow's Ctrl-C back as a Crashed state; the store says what really happened.
     if recorded is None or recorded.state == TrialState.interrupted:
         raise KeyboardInterrupt(f"trial {number} was interrupted")
 
 
-def _search(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
+def _search(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArtifacts) -> None:
     """Keep ``parallelism`` trials in flight until the budget is spent; tell the study each result as it ends.
 
     A configuration already measured reuses that result; one that cannot run is rejected without an engine; one
@@ -87,13 +93,13 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
             logger.info("trial %d repeats trial %d's configuration; reusing its result", number, earlier.number)
             reused = f"same configuration as trial {earlier.number}; its result was reused"
             store.record_not_run(run_id, number, params, TrialState.repeated, reused)
-            search.tell_repeat(number, earlier)
+            search.tell_repeat(number, earlier, TrialNote(TrialState.repeated, reused))
         elif params in in_flight.values():
             twins.append((number, params))
         elif (why := rejection(spec, params, available)) is not None:
             logger.warning("trial %d rejected before deployment: %s", number, why)
             store.record_not_run(run_id, number, params, TrialState.rejected, f"rejected: {why}")
-            search.tell_rejected(number, hard_slos)
+            search.tell_rejected(number, hard_slos, TrialNote(TrialState.rejected, f"rejected: {why}"))
         else:
             in_flight[number] = params
             runs.start(number, params)
@@ -114,6 +120,7 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
             for twin in waiting:  # a result is known now, or the twin failed and the configuration runs itself
                 place(*twin)
         update_progress_artifact(progress, 100.0 * search.spent / search.budget)
+        plots.publish(run)
     if search.exhausted:
         logger.info(
             "search ended after %d of up to %d trials: the sampler proposed only configurations already measured, "
@@ -123,7 +130,7 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
         )
 
 
-def _confirm_leaders(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
+def _confirm_leaders(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArtifacts) -> None:
     """Benchmark the best configurations again, so the winner is chosen on more than one measurement."""
     run_id, store, runs = run.id, run.store, run.trials
     trials = store.trials(run_id)
@@ -132,6 +139,7 @@ def _confirm_leaders(spec: TuningSpec, run: RunLifecycle, search: Search) -> Non
     def tell_finished() -> None:
         for finished in runs.wait_finished():
             _tell(search, store.trial(run_id, finished), finished)
+        plots.publish(run)
 
     for original in leaders(trials, Goal.of_spec(spec))[: spec.confirmation.top]:
         for _ in range(spec.confirmation.repeats - done[original.number]):
@@ -168,7 +176,7 @@ def _check_resumable(stored: dict, spec: TuningSpec) -> None:
 def _open_search(spec: TuningSpec, run: RunLifecycle) -> Search:
     """The run's study; a resumed run's trials abandoned by a process that died are told to it as failed."""
     logger = get_run_logger()
-    search = Search(spec, study_name(run.id), run.store.url)
+    search = Search(spec, study_name(run.id), run.store.url, run_id=run.id)
     if run.resumed is not None:
         search.abandon(run.abandoned)
         logger.warning(
@@ -216,8 +224,9 @@ def _conclude(spec: TuningSpec, run: RunLifecycle) -> TuneSummary:
     )
 
 
-def _publish(run: RunLifecycle) -> None:
-    """The run's artifacts: its leaderboard, its Pareto front (with several objectives) and its best configuration."""
+def _publish(plots: PlotArtifacts, run: RunLifecycle) -> None:
+    """The run's artifacts: its leaderboard, its Pareto front (with several objectives), its best configuration
+    and its plots."""
     store, key = run.store, run.spec.name
     finished = store.find_run(run.id)
     create_table_artifact(
@@ -227,6 +236,29 @@ def _publish(run: RunLifecycle) -> None:
         create_table_artifact(front, key=f"{key}-pareto-front", description=f"Pareto front of run {run.id}")
     best = next((t for t in store.trials(run.id) if t.number == run.best), None)
     create_markdown_artifact(best_card(store, finished, best), key=f"{key}-best", description=run.message)
+    _write_report(run, plots.publish(run, final=True))
+
+
+def _write_report(run: RunLifecycle, figures: list[Figure] | None) -> None:
+    """The run's HTML report (``servetune report``) in its folder, linked from an artifact. A run with no trial
+    recorded has nothing to show; a report that cannot be written is a warning, never the run's failure."""
+    logger = get_run_logger()
+    try:
+        store = run.store
+        if not store.trials(run.id):
+            return
+        from tuning.report.html_report import write_report  # draws with matplotlib: imported by the drawer only
+
+        path = write_report(store, store.find_run(run.id), figures=figures, gpus=run.deployer.engine.gpu_count)
+        create_link_artifact(
+            f"file://{path.absolute()}",
+            link_text=f"{run.spec.name} report (HTML, self-contained)",
+            key=f"{run.spec.name}-report",
+            description=f"Report of run {run.id}: plots, leaderboard, best configuration, spec and environment",
+        )
+        logger.info("report of run %s: %s", run.id, path)
+    except Exception as exc:  # the run's result stands, whatever happens to its report
+        logger.warning("could not write the report of run %s: %s: %s", run.id, type(exc).__name__, exc)
 
 
 @flow(name="tune", flow_run_name="{spec.name}")
@@ -237,7 +269,7 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
     a process that died are marked failed (and a grid tries their configurations again). ``fresh`` starts
     a new run instead. While another live process runs the name, the flow refuses (RunOwned), naming it.
     """
-    check_engine_flags(spec)  # a misspelt flag fails here, before any engine starts
+    flags = check_engine_flags(spec)  # a misspelt flag fails here, before any engine starts
     store, deployer = Store(), deployer_for(spec)
     if spec.hardware.pool is None and (missing := deployer.missing_files()):
         raise FileNotFoundError("; ".join(missing))  # on a pool, the worker's machine is the one that matters
@@ -245,8 +277,11 @@ def tune(spec: TuningSpec, fresh: bool = False) -> TuneSummary:
     earlier = None if fresh else store.resumable_run(spec.name)
     if earlier is not None:
         _check_resumable(earlier.spec, spec)
-    with RunLifecycle(spec, store, deployer, resume=earlier, report=_publish) as run:
+    version = f"{flags.distribution} {flags.version}" if flags else "not checked: no engine environment here"
+    plots = PlotArtifacts()
+    report = partial(_publish, plots)
+    with RunLifecycle(spec, store, deployer, resume=earlier, report=report, engine_version=version) as run:
         search = _open_search(spec, run)
-        _search(spec, run, search)
-        _confirm_leaders(spec, run, search)
+        _search(spec, run, search, plots)
+        _confirm_leaders(spec, run, search, plots)
         return _conclude(spec, run)

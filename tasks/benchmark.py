@@ -36,14 +36,18 @@ def benchmark(
     """Load the engine with one genai-bench run over ``levels`` of one traffic scenario, in ascending order; one
     round per level, each handed to ``settles`` as it lands, which may end the run there.
 
-    The timeout is what is left of ``timeouts.benchmark``; when it fires, genai-bench is stopped.
+    The timeout is what is left of ``timeouts.benchmark``; when it fires, genai-bench is stopped. A deployer that
+    makes its rounds itself (``Deployer.measure``, a replay) makes them instead, through the same ``settles``.
     """
+    folder = Path(out_dir) / run_folder(scenario, levels, spec.benchmark.concurrency)
+    if (own := deployer.measure(deployment, scenario, levels, folder, settles)) is not None:
+        return own
     return run_genai_bench(
         deployment.endpoint,
         spec.model,
         deployer.engine.api_backend,
         spec.benchmark.model_copy(update={"traffic_scenarios": [scenario]}),
-        Path(out_dir) / run_folder(scenario, levels, spec.benchmark.concurrency),
+        folder,
         label=f"{deployment.label}/genai-bench",
         settles=settles,
         levels=levels,

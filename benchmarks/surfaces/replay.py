@@ -12,7 +12,8 @@ engine time and no budget); a failed trial is told as failed. A multi-objective 
 objective.
 
 Noise: with ``noise=s`` every float metric of a replayed round is multiplied by ``exp(s * z)``, ``z`` standard
-normal, drawn afresh for each measurement from a generator seeded by ``seed``. Values stay positive, and
+normal, drawn afresh for each measurement from a generator seeded by ``seed``
+(``tuning.evaluation.surface.with_noise``, which the ``replay`` deployer uses too). Values stay positive, and
 ``s`` is roughly the relative standard deviation (0.05: about 5%). Counts and the error rate are kept.
 """
 
@@ -23,19 +24,15 @@ import random
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from benchmarks.surfaces.surface import Surface, config_key
+from benchmarks.surfaces.surface import Surface, SurfaceGap, config_key
 from tuning.evaluation.early_stop import early_stop
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import TrialState
 from tuning.evaluation.scoring import Score, score_trial
+from tuning.evaluation.surface import with_noise
 from tuning.spec import Configuration, StrategyName, StrategySpec, TuningSpec
 
-# Metrics noise leaves alone: counts, and the error rate (a fraction of requests, not a timing).
-_EXACT = frozenset({"error_rate"})
-
-
-class SurfaceGap(LookupError):
-    """The spec asks for a configuration, scenario or concurrency level that the surface did not record."""
+__all__ = ["ReplayedTrial", "SearchStep", "SurfaceGap", "SurfaceReplay", "replay_search"]
 
 
 @dataclass
@@ -62,32 +59,12 @@ class SurfaceReplay:
         self.noise = noise
         self._random = random.Random(seed)
 
-    def _noisy(self, round_: RoundMetrics) -> RoundMetrics:
-        if not self.noise:
-            return round_
-        values = round_.model_dump()
-        for name, value in values.items():
-            if isinstance(value, float) and name not in _EXACT:
-                values[name] = value * math.exp(self.noise * self._random.gauss(0.0, 1.0))
-        return RoundMetrics.model_validate(values)
-
     def benchmark(self, params: Configuration, scenario: str, concurrency: int) -> RoundMetrics:
-        measurement = self.surface.get(params)
-        if measurement is None:
-            raise SurfaceGap(f"{self.surface.source} has no configuration {params}")
-        round_ = measurement.rounds.get((scenario, concurrency))
-        if round_ is None:
-            raise SurfaceGap(
-                f"{self.surface.source} has no round {scenario} at concurrency {concurrency} for {params} "
-                f"(recorded: {sorted(measurement.rounds) or measurement.state})"
-            )
-        return self._noisy(round_)
+        return with_noise(self.surface.round(params, scenario, concurrency), self.noise, self._random)
 
     def trial(self, spec: TuningSpec, params: Configuration) -> ReplayedTrial:
         """One trial as ``flows/trial.py`` runs it, on recorded rounds instead of an engine."""
-        measurement = self.surface.get(params)
-        if measurement is None:
-            raise SurfaceGap(f"{self.surface.source} has no configuration {params}")
+        measurement = self.surface.measurement(params)
         if measurement.state == TrialState.failed:
             return ReplayedTrial(params=params, state=TrialState.failed, error=measurement.error)
         trial = ReplayedTrial(params=params, state=TrialState.succeeded)

@@ -9,6 +9,7 @@ from tuning.spec import Configuration, EngineSpec, ModelSpec, TuningSpec
 
 if TYPE_CHECKING:
     from deployers.engines._flags import EngineFlags
+    from deployers.engines._neutral import NeutralFlag
 
 
 def flag_args(params: Configuration) -> list[str]:
@@ -34,13 +35,20 @@ class EngineAdapter(abc.ABC):
     container_launcher: ClassVar[list[str]]
     #: The environment `make setup` builds whose interpreter can read this engine's flags (for messages).
     flags_venv: ClassVar[str | None] = None
+    #: How this engine spells each engine-neutral dimension (``quantization.*``, ``parallelism.*``).
+    neutral_flags: ClassVar[dict[str, NeutralFlag]] = {}
+    #: A pre-quantized model's ``quant_method`` -> the weights methods this engine serves it with.
+    quantized_kernels: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec
 
     def parameters(self, params: Configuration) -> Configuration:
-        """The trial's flags: the spec's fixed ``engine.args`` overlaid with the trial's parameters."""
-        return {**self.spec.args, **params}
+        """The trial's flags: the spec's fixed ``engine.args`` overlaid with the trial's parameters, its
+        engine-neutral dimensions turned into this engine's flags."""
+        from deployers.engines._neutral import translate
+
+        return translate(self.neutral_flags, {**self.spec.args, **params})
 
     @abc.abstractmethod
     def launcher(self) -> list[str]:
@@ -90,6 +98,23 @@ class EngineAdapter(abc.ABC):
         argv = bare.server_args(ModelSpec(path="/model", tokenizer="/tokenizer"), {}, "127.0.0.1", 1)
         return [item[2:] for item in argv if item.startswith("--")]
 
-    def check_flags(self, spec: TuningSpec) -> list[str]:
-        """Problems with ``engine.args`` and ``search_space`` against the installed engine, one line each."""
-        return self.flags().check(spec, tuple(self.managed_flags()))
+    def check_flags(self, spec: TuningSpec, flags: EngineFlags | None = None) -> list[str]:
+        """Problems with ``engine.args`` and ``search_space`` (its engine-neutral dimensions as this engine's
+        flags) against the installed engine, one line each."""
+        from deployers.engines._neutral import check
+
+        flags = flags or self.flags()
+        return check(spec, flags, tuple(self.managed_flags()), self.neutral_flags, self.quantized_kernels)
+
+    def neutral_problems(self, spec: TuningSpec) -> list[str]:
+        """What stops the spec's engine-neutral dimensions from mapping to this engine, known without its parser."""
+        from deployers.engines._neutral import engine_spec, quantized_model_problems
+
+        problems = engine_spec(spec, self.name, self.neutral_flags)[1]
+        return problems + quantized_model_problems(spec, self.neutral_flags, self.quantized_kernels, self.name)
+
+    def neutral_lines(self, spec: TuningSpec) -> list[str]:
+        """Each engine-neutral dimension of the spec and the flags of this engine its values become."""
+        from deployers.engines._neutral import mapped_lines
+
+        return mapped_lines(spec, self.neutral_flags)

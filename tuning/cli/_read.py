@@ -18,7 +18,7 @@ def stored_best(store: Store, run: TuningRun) -> Trial | None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from tuning.report.leaderboard import text_table
+    from tuning.report.terminal import console, print_rows
 
     store = Store()
     rows = [
@@ -34,12 +34,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
         }
         for r in store.runs(args.limit)
     ]
-    print(text_table(rows) if rows else f"no runs stored in {store.safe_url}")
+    if rows:
+        print_rows(console(), rows)
+    else:
+        print(f"no runs stored in {store.safe_url}")
     return ExitCode.ok
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from tuning.report.leaderboard import best_card, leaderboard_rows, pareto_rows, text_table
+    from tuning.report.leaderboard import best_card_blocks, leaderboard_rows, pareto_rows
+    from tuning.report.terminal import console, print_blocks, print_rows
 
     store = Store()
     run = store.find_run(args.run)
@@ -56,12 +60,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if run.message:
         print(run.message)
     print()
-    print(text_table(leaderboard_rows(store, run)))
+    out = console(args.wide)
+    print_rows(out, leaderboard_rows(store, run), args.wide)
     if front := pareto_rows(store, run):
-        print("\nPareto front (* picked):")
-        print(text_table(front))
+        print("\nPareto front (★ picked):")
+        print_rows(out, front, args.wide)
     print()
-    print(best_card(store, run, stored_best(store, run)))
+    print_blocks(out, best_card_blocks(store, run, stored_best(store, run)))
     if args.logs:
         for t in store.trials(run.id):
             if t.state != TrialState.succeeded and t.log_tail:
@@ -71,10 +76,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from tuning.report.history import history_rows, target_history
-    from tuning.report.leaderboard import text_table
+    from tuning.report.terminal import console, print_rows
 
     entries = target_history(Store(), args.target)
     shown = entries[-args.limit :]
     print(f"{args.target}: {len(entries)} run(s), the latest {len(shown)} shown; objective {entries[-1].objective}")
-    print(text_table(history_rows(shown)))
+    print_rows(console(args.wide), history_rows(shown), args.wide)
     return ExitCode.ok

@@ -50,7 +50,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from prefect.settings import PREFECT_API_URL
 
     from flows import PrefectUnreachable, tune, unreachable
-    from tuning.report.leaderboard import best_card, leaderboard_rows, text_table
+    from tuning.report.leaderboard import best_card_blocks, leaderboard_rows
+    from tuning.report.terminal import console, print_blocks, print_rows
     from tuning.store import Store
 
     # Refused here without a flow run when another live process tunes the name; the flow's claim settles races.
@@ -78,10 +79,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     store = Store()
     run = store.find_run(summary.run_id)
     print()
-    print(text_table(leaderboard_rows(store, run)))
+    out = console(args.wide)
+    print_rows(out, leaderboard_rows(store, run), args.wide)
     print()
     # The run's stored best, as `servetune show` prints it: with several objectives, the pick rule's choice.
     best = stored_best(store, run)
-    print(best_card(store, run, best))
+    print_blocks(out, best_card_blocks(store, run, best))
+    print()
     print(f"stored in {store.safe_url} as run {run.id}; see it again with: servetune show {run.id}")
     return ExitCode.ok if best else ExitCode.no_feasible

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from tuning.cli._presets import dimension_text
 from tuning.errors import ExitCode, ServetuneError
 from tuning.search.space import SearchSpaceError, configurations, grid_size
 from tuning.spec import BenchmarkSpec, Configuration, LoadMode, StrategyName, TuningSpec
@@ -59,7 +60,7 @@ def params_text(params: Configuration) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from deployers import deployer_for
-    from deployers.engines import flag_problems
+    from deployers.engines import engine_adapter, flag_problems
 
     spec, configs = load(args.spec)
     # On a pool, the files must be on the worker's machine instead: they cannot be checked here.
@@ -71,6 +72,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     engine, deployer = spec.engine.name.value, spec.deployer.kind
     print(f"run {spec.name!r}: {engine} serving {spec.model.path} via the {deployer} deployer")
     print(f"engine flags: checked against {flags.label} ({flags.python})" if flags else f"note: {note}")
+    if spec.search_space_presets:
+        print(f"search space: preset(s) {', '.join(spec.search_space_presets)} merged with the spec's own entries:")
+        for name, dimension in spec.search_space.items():
+            print(f"  {name}: {dimension_text(dimension)}")
+    if neutral := engine_adapter(spec.engine).neutral_lines(spec):
+        print(f"engine-neutral dimensions, as {engine} flags:")
+        for line in neutral:
+            print(f"  {line}")
     if configs:
         total = grid_size(spec)
         capped = f" (capped from {total} by strategy.max_trials)" if len(configs) < total else ""
@@ -79,10 +88,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"  trial {number}: {params_text(params)}")
     else:
         budget = spec.strategy.budget(0)
-        print(f"strategy {spec.strategy.name.value}: up to {budget} trials sampled from")
-        for name, dimension in spec.search_space.items():
-            shown = dimension.values if dimension.values is not None else dimension.model_dump(exclude_none=True)
-            print(f"  {name}: {shown}")
+        if spec.search_space_presets:  # the merged space is printed above
+            print(f"strategy {spec.strategy.name.value}: up to {budget} trials sampled from the search space above")
+        else:
+            print(f"strategy {spec.strategy.name.value}: up to {budget} trials sampled from")
+            for name, dimension in spec.search_space.items():
+                shown = dimension.values if dimension.values is not None else dimension.model_dump(exclude_none=True)
+                print(f"  {name}: {shown}")
     print(benchmark_text(spec.benchmark))
     direction = "maximize" if spec.objective.maximize else "minimize"
     over = "scenarios, each at its capacity" if spec.benchmark.mode is LoadMode.capacity else "rounds"

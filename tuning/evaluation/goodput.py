@@ -67,13 +67,28 @@ def is_good(record: Mapping[str, Any], limits: RequestLimits, scale: float) -> b
     return True
 
 
+# Below this share of its end-to-end latency, a request's output did not stream: it arrived in one chunk.
+_ONE_CHUNK_SHARE = 0.05
+
+
+def _streamed(record: Mapping[str, Any]) -> bool:
+    """Whether the request's tokens streamed, so that its own rate (tokens over output time) means something.
+
+    A busy engine may send a whole answer in one chunk (seen with vLLM's CPU build on 2 cores): its output time is
+    a millisecond and its "speed" tens of thousands of tokens/s, which a mean over requests would be made of."""
+    output, e2e = record.get("output_latency"), record.get("e2e_latency")
+    if output is None or e2e is None or float(e2e) <= 0:
+        return True
+    return float(output) >= _ONE_CHUNK_SHARE * float(e2e)
+
+
 def summarize_requests(
     records: Sequence[Mapping[str, Any]], limits: RequestLimits, duration: float, scale: float = 1.0
 ) -> RequestSummary:
     """``scale`` turns the file's time unit into seconds; ``duration`` is the round's run time in seconds."""
     counted = counted_requests(records, limits)
     good = sum(is_good(r, limits, scale) for r in counted)
-    served = [r for r in counted if not r.get("error_code")]
+    served = [r for r in counted if not r.get("error_code") and _streamed(r)]
     speeds = [float(speed) for r in served if (speed := r.get("output_inference_speed")) is not None]
     return RequestSummary(
         goodput=good / duration if duration > 0 else 0.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -17,6 +18,75 @@ from tuning.spec import BenchmarkSpec, SLOSpec
 from tuning.store import Store, Trial, TuningRun
 
 
+class Strong(str):
+    """Text to stand out: bold markdown in an artifact, bold in a terminal."""
+
+
+class Code(str):
+    """A name or value as typed: code in markdown, plain in a terminal."""
+
+
+# A line of text in pieces, each plain, Strong or Code.
+Spans = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Heading:
+    spans: Spans
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    spans: Spans
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command to copy and run as it is."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Short lines kept apart (each ends a line in markdown)."""
+
+    lines: tuple[Spans, ...]
+
+
+Block = Heading | Paragraph | Table | Command | Lines
+
+
+def _markdown_spans(spans: Spans) -> str:
+    return "".join(f"**{s}**" if isinstance(s, Strong) else f"`{s}`" if isinstance(s, Code) else s for s in spans)
+
+
+def markdown(blocks: Sequence[Block]) -> str:
+    """The blocks as markdown, for Prefect artifacts."""
+    parts = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append("# " + _markdown_spans(block.spans))
+        elif isinstance(block, Paragraph):
+            parts.append(_markdown_spans(block.spans))
+        elif isinstance(block, Table):
+            rows = [block.headers, tuple("---" for _ in block.headers), *block.rows]
+            parts.append(
+                "\n".join("|" + "".join(f" {_markdown_spans((c,))} |" if c else " |" for c in row) for row in rows)
+            )
+        elif isinstance(block, Command):
+            parts.append(f"```shell\n{block.text}\n```")
+        else:
+            parts.append("  \n".join(_markdown_spans(line) for line in block.lines))
+    return "\n\n".join(parts) + "\n"
+
+
 def stored_load_plan(run: TuningRun) -> LoadPlan:
     """The load mode a run measured with, read from its stored spec section by section."""
     benchmark = BenchmarkSpec.model_validate(run.spec.get("benchmark") or {})
@@ -28,7 +98,7 @@ def _note(trial: Trial, front: Front | None = None, broken_again: list[int] | No
 
     ``broken_again``: its confirmations that broke a hard SLO, which make the configuration infeasible."""
     notes = [f"confirms trial {trial.confirms}"] if trial.confirms is not None else []
-    notes.append(_note_of_state(trial))
+    notes.append(note_of_state(trial))
     if broken_again:
         notes.append("infeasible when measured again: trial " + ", ".join(map(str, broken_again)))
     if front is not None and trial.confirms is None and trial.feasible:
@@ -41,7 +111,7 @@ def _first_line(text: str | None) -> str:
     return lines[0] if lines else ""
 
 
-def _note_of_state(trial: Trial) -> str:
+def note_of_state(trial: Trial) -> str:
     if trial.state == TrialState.pruned:
         return trial.stopped_early or TrialState.pruned
     if trial.state == TrialState.abandoned:
@@ -195,69 +265,79 @@ def launch_command(trial: Trial) -> str:
     return shlex.join(trial.command)
 
 
-def _params_table(params: Mapping[str, Any]) -> list[str]:
-    return ["| parameter | value |", "| --- | --- |", *[f"| `{k}` | `{v}` |" for k, v in params.items()]]
+def _params_table(params: Mapping[str, Any]) -> Table:
+    return Table(("parameter", "value"), tuple((Code(k), Code(str(v))) for k, v in params.items()))
 
 
-def _no_best_card(run: TuningRun, trials: list[Trial], front: Front | None) -> str:
+def _no_best_card(run: TuningRun, trials: list[Trial], front: Front | None) -> list[Block]:
     """Why there is no best configuration, and the closest the run came."""
     if front is not None and front.points:
         closest = front.points[0]
-        lines = [
-            f"# {run.name}: no configuration meets the pick rule",
-            "",
-            f"Rule: **{front.goal.rule}**. The Pareto front has {len(front.points)} configuration(s) (see the "
-            f"`{run.name}-pareto-front` table); none is within the rule's limits.",
-            "",
-            f"Closest: trial {closest.trial.number}: {front.describe_miss(closest)} ({front.values_text(closest)}).",
-            "",
-            *_params_table(closest.trial.params),
+        return [
+            Heading((f"{run.name}: no configuration meets the pick rule",)),
+            Paragraph(
+                (
+                    "Rule: ",
+                    Strong(front.goal.rule),
+                    f". The Pareto front has {len(front.points)} configuration(s) (see the ",
+                    Code(f"{run.name}-pareto-front"),
+                    " table); none is within the rule's limits.",
+                )
+            ),
+            Paragraph(
+                (
+                    f"Closest: trial {closest.trial.number}: {front.describe_miss(closest)} "
+                    f"({front.values_text(closest)}).",
+                )
+            ),
+            _params_table(closest.trial.params),
         ]
-        return "\n".join(lines) + "\n"
     miss = nearest_miss(trials)
     if miss is None:
         why = f"No trial both succeeded and met every hard SLO. {run.message or ''}"
-        return f"# {run.name}: no best configuration\n\n{why}\n"
-    lines = [
-        f"# {run.name}: no best configuration",
-        "",
-        "No trial met every hard SLO.",
-        "",
-        f"Nearest miss: trial {miss.trial.number}, whose hard SLOs came closest to being met"
-        + (f" ({miss.trial.stopped_early})" if miss.trial.stopped_early else "")
-        + ":",
-        "",
-        "| hard SLO | worst observed | at | over the limit by |",
-        "| --- | --- | --- | --- |",
-        *[f"| {m.slo} | {m.observed:.4g} | {m.scenario} x{m.concurrency} | {m.excess_text} |" for m in miss.misses],
-        "",
-        *_params_table(miss.trial.params),
+        return [Heading((f"{run.name}: no best configuration",)), Paragraph((why,))]
+    return [
+        Heading((f"{run.name}: no best configuration",)),
+        Paragraph(("No trial met every hard SLO.",)),
+        Paragraph(
+            (
+                f"Nearest miss: trial {miss.trial.number}, whose hard SLOs came closest to being met"
+                + (f" ({miss.trial.stopped_early})" if miss.trial.stopped_early else "")
+                + ":",
+            )
+        ),
+        Table(
+            ("hard SLO", "worst observed", "at", "over the limit by"),
+            tuple((m.slo, f"{m.observed:.4g}", f"{m.scenario} x{m.concurrency}", m.excess_text) for m in miss.misses),
+        ),
+        _params_table(miss.trial.params),
     ]
-    return "\n".join(lines) + "\n"
 
 
-def _headline(run: TuningRun, trial: Trial, front: Front | None) -> list[str]:
+def _headline(run: TuningRun, trial: Trial, front: Front | None) -> list[Block]:
     """The card's opening: the score, or for several objectives the rule and each objective's value."""
     if front is None:
         penalty = f" (raw {trial.objective_value:.6g}, soft-SLO penalty {trial.penalty:.3g})" if trial.penalty else ""
         return [
-            f"# Best configuration of `{run.name}`: trial {trial.number}",
-            "",
-            f"**{run.objective}**: {trial.score:.6g}{penalty}",
-            "",
+            Heading(("Best configuration of ", Code(run.name), f": trial {trial.number}")),
+            Paragraph((Strong(run.objective), f": {trial.score:.6g}{penalty}")),
         ]
     point = next((p for p in front.points if p.trial.number == trial.number), None)
     values = point.values if point else tuple(trial.objective_scores or ())
     measured = f" (mean of {point.measurements} measurements)" if point and point.measurements > 1 else ""
     return [
-        f"# Picked configuration of `{run.name}`: trial {trial.number}",
-        "",
-        f"Picked from a Pareto front of {len(front.points)} configuration(s) by the rule **{front.goal.rule}**.",
-        "",
-        "| objective | value |",
-        "| --- | --- |",
-        *[f"| {o.label} | {v:.6g}{measured} |" for o, v in zip(front.goal.objectives, values, strict=False)],
-        "",
+        Heading(("Picked configuration of ", Code(run.name), f": trial {trial.number}")),
+        Paragraph(
+            (
+                f"Picked from a Pareto front of {len(front.points)} configuration(s) by the rule ",
+                Strong(front.goal.rule),
+                ".",
+            )
+        ),
+        Table(
+            ("objective", "value"),
+            tuple((o.label, f"{v:.6g}{measured}") for o, v in zip(front.goal.objectives, values, strict=False)),
+        ),
     ]
 
 
@@ -268,9 +348,9 @@ def _versus_capacity(round_: RoundMetrics, capacity: Mapping[str, int]) -> str:
     return "capacity" if round_.concurrency == level else "beyond capacity" if round_.concurrency > level else ""
 
 
-def best_card(store: Store, run: TuningRun, trial: Trial | None) -> str:
-    """Markdown for the best (or, with several objectives, the picked) configuration: its parameters, the exact
-    launch command and its rounds; without one, why not and the nearest miss."""
+def best_card_blocks(store: Store, run: TuningRun, trial: Trial | None) -> list[Block]:
+    """The best (or, with several objectives, the picked) configuration: its parameters, the exact launch command
+    and its rounds; without one, why not and the nearest miss. ``markdown`` and the terminal print the same blocks."""
     trials = store.trials(run.id)
     goal = Goal.of_stored_spec(run.spec)
     front = pareto_front(trials, goal) if goal.multi else None
@@ -279,35 +359,53 @@ def best_card(store: Store, run: TuningRun, trial: Trial | None) -> str:
     rounds = store.rounds(trial.id) if trial.id is not None else []
     confirmed = front_confirmation_note(trials, front) if front else confirmation_note(trials, run.maximize)
     capacity = trial.capacity or {}
-    at_capacity = [
-        "Capacity, the highest concurrency meeting every hard SLO: "
-        + ", ".join(f"**{level}** at {scenario}" for scenario, level in capacity.items())
-        + ". Its metrics are read there.",
-        "",
-    ]
-    lines = [
+    at_capacity: Spans = ("Capacity, the highest concurrency meeting every hard SLO: ",)
+    for i, (scenario, level) in enumerate(capacity.items()):
+        at_capacity += (", " if i else "", Strong(str(level)), f" at {scenario}")
+    at_capacity += (". Its metrics are read there.",)
+    return [
         *_headline(run, trial, front),
-        *(at_capacity if capacity else []),
-        *([f"Confirmation: {confirmed}.", ""] if confirmed else []),
-        "| parameter | value |",
-        "| --- | --- |",
-        *[f"| `{k}` | `{v}` |" for k, v in trial.params.items()],
-        "",
-        "Launch command (as servetune ran it):",
-        "",
-        "```shell",
-        launch_command(trial),
-        "```",
-        "",
-        "| scenario | concurrency | out tok/s | goodput req/s | ttft p90 s | tpot p90 s | e2e p90 s | error rate | |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        *[
-            f"| {r.scenario} | {r.concurrency} | {r.output_throughput:.4g} | {_fmt(r.goodput)} | {r.ttft_p90:.4g} | "
-            f"{r.tpot_p90:.4g} | {r.e2e_latency_p90:.4g} | {r.error_rate:.2g} | {_versus_capacity(r, capacity)} |"
-            for r in sorted(rounds, key=lambda r: (r.scenario, r.concurrency))
-        ],
-        "",
-        f"genai-bench results, plots and sheet: `{trial.results_dir}`  ",
-        f"Engine log: `{trial.log_path}`",
+        *([Paragraph(at_capacity)] if capacity else []),
+        *([Paragraph((f"Confirmation: {confirmed}.",))] if confirmed else []),
+        _params_table(trial.params),
+        Paragraph(("Launch command (as servetune ran it):",)),
+        Command(launch_command(trial)),
+        Table(
+            (
+                "scenario",
+                "concurrency",
+                "out tok/s",
+                "goodput req/s",
+                "ttft p90 s",
+                "tpot p90 s",
+                "e2e p90 s",
+                "error rate",
+                "",
+            ),
+            tuple(
+                (
+                    r.scenario,
+                    str(r.concurrency),
+                    f"{r.output_throughput:.4g}",
+                    _fmt(r.goodput),
+                    f"{r.ttft_p90:.4g}",
+                    f"{r.tpot_p90:.4g}",
+                    f"{r.e2e_latency_p90:.4g}",
+                    f"{r.error_rate:.2g}",
+                    _versus_capacity(r, capacity),
+                )
+                for r in sorted(rounds, key=lambda r: (r.scenario, r.concurrency))
+            ),
+        ),
+        Lines(
+            (
+                ("genai-bench results, plots and sheet: ", Code(str(trial.results_dir))),
+                ("Engine log: ", Code(str(trial.log_path))),
+            )
+        ),
     ]
-    return "\n".join(lines) + "\n"
+
+
+def best_card(store: Store, run: TuningRun, trial: Trial | None) -> str:
+    """``best_card_blocks`` as markdown, for the run's best-configuration artifact."""
+    return markdown(best_card_blocks(store, run, trial))

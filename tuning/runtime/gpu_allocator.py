@@ -64,7 +64,7 @@ class _Gpu:
     processes: list[int] | None  # None: the driver cannot list them (some vGPU / MIG set-ups)
 
 
-def _load_nvml() -> ModuleType | None:
+def load_nvml() -> ModuleType | None:
     try:
         import pynvml
     except ImportError:
@@ -72,7 +72,7 @@ def _load_nvml() -> ModuleType | None:
     return pynvml
 
 
-def _no_driver_errors(nvml: ModuleType) -> tuple[type[BaseException], ...]:
+def no_driver_errors(nvml: ModuleType) -> tuple[type[BaseException], ...]:
     """NVML's errors that mean "no NVIDIA GPU here" rather than "something is wrong with one"."""
     names = ("NVMLError_LibraryNotFound", "NVMLError_DriverNotLoaded")
     return tuple(error for name in names if isinstance(error := getattr(nvml, name, None), type))
@@ -93,12 +93,12 @@ class GpuAllocator:
 
     def _gpus(self) -> list[_Gpu] | None:
         """Every GPU NVML sees, or None when there is no NVML or no driver."""
-        nvml = self._nvml if self._nvml is not None else _load_nvml()
+        nvml = self._nvml if self._nvml is not None else load_nvml()
         if nvml is None:
             return None
         try:
             nvml.nvmlInit()
-        except _no_driver_errors(nvml):
+        except no_driver_errors(nvml):
             return None
         try:
             gpus = []

@@ -6,9 +6,12 @@ made by a small factory in ``tuning.search.samplers``; adding one is adding a mo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import optuna
+from optuna.exceptions import ExperimentalWarning
 from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaTrialState
@@ -19,12 +22,37 @@ from tuning.search.samplers.constraints import ABANDONED_ATTR, CONSTRAINTS_ATTR,
 from tuning.search.space import configurations, grid_size
 from tuning.spec import SETTLED_AFTER_REPEATS, Configuration, StrategyName, TuningSpec
 
-__all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "study_name"]
+__all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "TrialNote", "study_name", "study_storage"]
 
 # Trial attribute of a confirmation run: the number of the trial it measures again.
 CONFIRMS_ATTR = "servetune_confirms"
 # Trial attribute of a repeat: the number of the earlier trial whose result it was told.
 REPEATS_ATTR = "servetune_repeats"
+# A told trial's reason is cut to this length: optuna-dashboard shows it in a table cell.
+REASON_LENGTH = 160
+
+
+@dataclass(frozen=True)
+class TrialNote:
+    """How servetune saw a trial, kept as the trial's user attributes so that optuna-dashboard shows it beside
+    Optuna's own state (which has no word for infeasible, rejected or repeated): servetune's ``state``, the
+    ``reason`` it ended so, and the ``folder`` of its engine log and benchmark results."""
+
+    state: str
+    reason: str = ""
+    folder: str | None = None
+
+    def attrs(self) -> dict[str, str]:
+        lines = self.reason.strip().splitlines()
+        reason = lines[0] if lines else ""
+        if len(reason) > REASON_LENGTH:
+            reason = reason[: REASON_LENGTH - 3] + "..."
+        attrs = {"state": str(self.state)}
+        if reason:
+            attrs["reason"] = reason
+        if self.folder:
+            attrs["folder"] = self.folder
+        return attrs
 
 
 def study_name(run_id: str) -> str:
@@ -39,7 +67,7 @@ PRUNERS: dict[str, Callable[[TuningSpec], BasePruner]] = {
 }
 
 
-def _storage(url: str) -> optuna.storages.RDBStorage:
+def study_storage(url: str) -> optuna.storages.RDBStorage:
     """The study's storage; a pooled connection is checked before use, so a database restarted mid-run (its pooled
     connections closed under it) costs a reconnect, not the run."""
     return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
@@ -48,14 +76,15 @@ def _storage(url: str) -> optuna.storages.RDBStorage:
 class Search:
     """Asks the study for configurations and tells it how each one did."""
 
-    def __init__(self, spec: TuningSpec, name: str, storage_url: str | None) -> None:
-        """``storage_url`` None keeps the study in memory (a replay of a recorded surface)."""
+    def __init__(self, spec: TuningSpec, name: str, storage_url: str | None, run_id: str | None = None) -> None:
+        """``storage_url`` None keeps the study in memory (a replay of a recorded surface); ``run_id`` names the
+        servetune run on the study, for whoever reads it in optuna-dashboard."""
         strategy = spec.strategy
         walk_grid = strategy.name is StrategyName.grid
         self.budget = strategy.budget(grid_size(spec) if walk_grid else 0)
         self.study = optuna.create_study(
             study_name=name,
-            storage=None if storage_url is None else _storage(storage_url),
+            storage=None if storage_url is None else study_storage(storage_url),
             sampler=SAMPLERS[strategy.name](strategy),
             pruner=PRUNERS[strategy.pruner](spec),
             directions=["maximize" if o.maximize else "minimize" for o in spec.objectives],
@@ -68,10 +97,29 @@ class Search:
         if walk_grid and not self.study.trials:
             for params in configurations(spec):
                 self.study.enqueue_trial(params, skip_if_exists=True)
+        self._label(spec, run_id)
         self._live: dict[int, optuna.Trial] = {}
         self._seed = strategy.seed
         self._draws: optuna.Study | None = None
         self.exhausted = False
+
+    def _label(self, spec: TuningSpec, run_id: str | None) -> None:
+        """Name the study's objectives and its run, so optuna-dashboard's plots and study list read in servetune's
+        words rather than "Objective 0" of "servetune-<id>"."""
+        names = [objective.label for objective in spec.objectives]
+        if self.study.metric_names != names:
+            with warnings.catch_warnings():  # experimental since Optuna 3.2, and the way to name objectives since
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                self.study.set_metric_names(names)
+        if run_id is not None:
+            labels = {"run": run_id, "spec": spec.name, "objective": ", ".join(names)}
+            for key, value in labels.items():
+                if self.study.user_attrs.get(key) != value:
+                    self.study.set_user_attr(key, value)
+
+    def _note(self, number: int, note: TrialNote | None) -> None:
+        for key, value in (note.attrs() if note else {}).items():
+            self._live[number].set_user_attr(key, value)
 
     def abandon(self, numbers: list[int]) -> None:
         """Trials whose process died: FAIL to the study and not counted; a grid asks their points again."""
@@ -176,10 +224,10 @@ class Search:
                 return trial
         return None
 
-    def tell_repeat(self, number: int, earlier: FrozenTrial) -> None:
+    def tell_repeat(self, number: int, earlier: FrozenTrial, note: TrialNote | None = None) -> None:
         """A trial whose configuration ``earlier`` measured: told the same result, and not counted as spent."""
         self._live[number].set_user_attr(REPEATS_ATTR, earlier.number)
-        self.tell_value(number, earlier.values, hard_slo_constraints(earlier))
+        self.tell_value(number, earlier.values, hard_slo_constraints(earlier), note)
 
     def ask_confirmation(self, params: Configuration, original: int) -> int:
         """A trial that measures ``params`` again (after the search); the study keeps it with the others."""
@@ -188,23 +236,27 @@ class Search:
         self._live[trial.number] = trial
         return trial.number
 
-    def tell_value(self, number: int, value: float | Sequence[float], constraints: Sequence[float]) -> None:
+    def tell_value(
+        self, number: int, value: float | Sequence[float], constraints: Sequence[float], note: TrialNote | None = None
+    ) -> None:
         """A scored trial: one value per objective (a bare number for one objective), and its hard-SLO
-        constraints."""
+        constraints. Each ``tell_*`` keeps ``note`` on the trial as user attributes."""
         values = [float(value)] if isinstance(value, int | float) else [float(v) for v in value]
         objectives = len(self.study.directions)
         if len(values) != objectives:
             raise ValueError(f"trial {number}: the study has {objectives} objective(s) but was told {values}")
         self._set_constraints(number, constraints)
+        self._note(number, note)
         self.study.tell(self._live.pop(number), values)
 
-    def tell_rejected(self, number: int, hard_slos: int) -> None:
+    def tell_rejected(self, number: int, hard_slos: int, note: TrialNote | None = None) -> None:
         """A configuration that could not run. With hard SLOs, a constrained sampler learns it as infeasible
         (PRUNED, every constraint broken); without them there is nothing to learn it from, so it is FAIL."""
         if not hard_slos:
-            self.tell_failed(number)
+            self.tell_failed(number, note)
             return
         self._set_constraints(number, [1.0] * hard_slos)
+        self._note(number, note)
         self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
 
     def _set_constraints(self, number: int, constraints: Sequence[float]) -> None:
@@ -215,11 +267,13 @@ class Search:
         for position, value in enumerate(constraints):
             trial.set_constraint(str(position), value)
 
-    def tell_pruned(self, number: int) -> None:
+    def tell_pruned(self, number: int, note: TrialNote | None = None) -> None:
+        self._note(number, note)
         self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
 
-    def tell_failed(self, number: int) -> None:
+    def tell_failed(self, number: int, note: TrialNote | None = None) -> None:
         """A trial that did not produce a score is FAIL to Optuna, never a value of plus or minus infinity."""
+        self._note(number, note)
         self.study.tell(self._live.pop(number), state=OptunaTrialState.FAIL)
 
 
@@ -231,7 +285,9 @@ class Reporter:
 
     def __init__(self, spec: TuningSpec, run_id: str, number: int, storage_url: str) -> None:
         study = optuna.load_study(
-            study_name=study_name(run_id), storage=_storage(storage_url), pruner=PRUNERS[spec.strategy.pruner](spec)
+            study_name=study_name(run_id),
+            storage=study_storage(storage_url),
+            pruner=PRUNERS[spec.strategy.pruner](spec),
         )
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
         # Optuna hands a Trial only to the process that asked for it; this one is rebuilt from its storage id.

@@ -3,7 +3,13 @@
 from tuning.spec._base import Configuration, ParamValue, StrictModel
 from tuning.spec._benchmark import BATCHED_TASKS, SCENARIO_PATTERNS, BenchmarkSpec, BenchmarkTask, LoadMode
 from tuning.spec._dataset import DatasetError, DatasetSpec, looks_local, read_prompts
-from tuning.spec._deployer import DeployerSpec, DockerDeployerSpec, LocalDeployerSpec, OmeDeployerSpec
+from tuning.spec._deployer import (
+    DeployerSpec,
+    DockerDeployerSpec,
+    LocalDeployerSpec,
+    OmeDeployerSpec,
+    ReplayDeployerSpec,
+)
 from tuning.spec._engine import EngineName, EngineSpec, ModelSpec
 from tuning.spec._objective import (
     CAPACITY_METRICS,
@@ -20,6 +26,7 @@ from tuning.spec._objective import (
 )
 from tuning.spec._search import (
     DEFAULT_SAMPLED_TRIALS,
+    NEUTRAL_DIMENSIONS,
     SETTLED_AFTER_REPEATS,
     ConfirmationSpec,
     Dimension,
@@ -34,6 +41,7 @@ __all__ = [
     "CAPACITY_METRICS",
     "DEFAULT_SAMPLED_TRIALS",
     "LATENCY_METRICS",
+    "NEUTRAL_DIMENSIONS",
     "OBJECTIVE_PRESETS",
     "PER_REQUEST_METRICS",
     "SCENARIO_PATTERNS",
@@ -61,6 +69,7 @@ __all__ = [
     "PickRule",
     "RegressionBaseline",
     "RegressionSpec",
+    "ReplayDeployerSpec",
     "SLOMetric",
     "SLOSpec",
     "Statistic",

@@ -1,7 +1,9 @@
-"""Where the engine runs: a local process, a Docker container, or an OME InferenceService."""
+"""Where the engine runs: a local process, a Docker container, or an OME InferenceService; or, for demos, a
+recorded response surface replayed in place of engine and benchmark."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Annotated, Any, Literal
 
@@ -239,6 +241,49 @@ class OmeDeployerSpec(StrictModel):
     _kubeconfig = field_validator("kubeconfig")(resolve_path)
 
 
+class ReplayDeployerSpec(StrictModel):
+    """Replay a recorded response surface as engine and benchmark, for demos (docs/replay.md); not a measurement."""
+
+    # Each trial's rounds are the ones the surface recorded for its configuration, so a whole run takes seconds on
+    # any machine; what it reports was measured once, elsewhere. The docstring stays one line: docs/spec.md shows it.
+
+    kind: Literal["replay"] = Field(description="Which deployer runs the engine.")
+    surface: NonEmptyStr = Field(
+        description="The response surface to replay: a CSV file as `python -m benchmarks.surfaces.record` writes "
+        "it (one row per configuration and round). A relative path is read from the spec file's folder. Every "
+        "configuration of `search_space` (with `engine.args`), and every traffic scenario and concurrency level "
+        "of `benchmark`, must be in it; a configuration it recorded as failed fails again.",
+        examples=["../benchmarks/surfaces/data/tiny-llama-vllm-cpu-48.csv"],
+    )
+    noise: float = Field(
+        default=0.0,
+        ge=0,
+        description="Relative spread added to every replayed latency and throughput: each is multiplied by "
+        "exp(noise x z), z standard normal, so 0.05 is about 5%. 0 replays the recorded numbers exactly; above "
+        "0, repeats of a configuration (confirmation) differ as real measurements do.",
+        examples=[0.05],
+    )
+    seed: int | None = Field(
+        default=None,
+        description="Seed of the noise: the same seed, spec and trial numbers give the same numbers. Left out, "
+        "every run draws afresh.",
+    )
+    ready_seconds: float = Field(
+        default=0.2,
+        ge=0,
+        description="Seconds a replayed engine takes to become ready: its start-up, simulated.",
+    )
+
+    @field_validator("surface")
+    @classmethod
+    def _surface_path(cls, value: str, info: ValidationInfo) -> str:
+        # A surface is always a file: a bare relative path (data/x.csv) is read from the spec's folder too.
+        base = (info.context or {}).get("base_dir")
+        if base is not None and not os.path.isabs(value) and not value.startswith("~"):
+            return os.path.normpath(os.path.join(base, value))
+        return resolve_path(value, info) or value
+
+
 def _deployer_kind(data: Any) -> str:
     # `kind` may be left out for the local deployer, the default.
     if isinstance(data, dict):
@@ -249,10 +294,11 @@ def _deployer_kind(data: Any) -> str:
 DeployerSpec = Annotated[
     Annotated[LocalDeployerSpec, Tag("local")]
     | Annotated[DockerDeployerSpec, Tag("docker")]
-    | Annotated[OmeDeployerSpec, Tag("ome")],
+    | Annotated[OmeDeployerSpec, Tag("ome")]
+    | Annotated[ReplayDeployerSpec, Tag("replay")],
     Discriminator(
         _deployer_kind,
         custom_error_type="deployer_kind",
-        custom_error_message="deployer.kind must be 'local', 'docker' or 'ome'",
+        custom_error_message="deployer.kind must be 'local', 'docker', 'ome' or 'replay'",
     ),
 ]

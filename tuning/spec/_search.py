@@ -172,3 +172,37 @@ class ConfirmationSpec(StrictModel):
         default=3, ge=0, description="How many of the best feasible configurations to benchmark again (0: none)."
     )
     repeats: PositiveInt = Field(default=1, description="How many more times each of them is benchmarked.")
+
+
+# Engine-neutral dimensions: written once in a spec, mapped by each engine adapter to its own flags.
+NEUTRAL_DIMENSIONS: dict[str, str] = {
+    "quantization.weights": "the weights' (GEMM) quantization method, such as fp8, awq or gptq; `none` leaves it to "
+    "the model's own",
+    "quantization.kv-cache": "the KV cache's data type, such as auto, fp8_e5m2 or fp8_e4m3",
+    "quantization.attention": "the attention computation's data type",
+    "quantization.moe": "the MoE experts' quantization",
+    "parallelism.tp": "tensor-parallel size",
+    "parallelism.pp": "pipeline-parallel size",
+    "parallelism.dp": "data-parallel size (replicas)",
+    "parallelism.ep": "expert-parallel size",
+}
+NEUTRAL_GROUPS = ("quantization", "parallelism")
+
+
+def neutral_dimension_problem(name: str, dimension: Dimension) -> str | None:
+    """What is wrong with an engine-neutral dimension (``quantization.*``, ``parallelism.*``), or None."""
+    if name.split(".", 1)[0] not in NEUTRAL_GROUPS:
+        return None
+    if name not in NEUTRAL_DIMENSIONS:
+        group = name.split(".", 1)[0]
+        known = ", ".join(n for n in NEUTRAL_DIMENSIONS if n.startswith(f"{group}."))
+        return f"{name}: not an engine-neutral dimension; {group} has {known}"
+    if name.startswith("parallelism."):
+        given = dimension.values if dimension.values is not None else [dimension.low, dimension.high]
+        bad = [v for v in given if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+        if bad or (dimension.values is None and not dimension.is_int_range):
+            shown = bad[0] if bad else given
+            return f"{name}: a parallel size is a whole number of 1 or more (given: {shown!r})"
+    elif dimension.values is None or not all(isinstance(v, str) for v in dimension.values):
+        return f"{name}: list the data types or methods to try, as text, such as [auto, fp8]"
+    return None

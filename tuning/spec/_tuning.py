@@ -22,7 +22,15 @@ from tuning.spec._objective import (
     SLOMetric,
     SLOSpec,
 )
-from tuning.spec._search import ConfirmationSpec, Dimension, HardwareSpec, StrategyName, StrategySpec
+from tuning.spec._search import (
+    ConfirmationSpec,
+    Dimension,
+    HardwareSpec,
+    StrategyName,
+    StrategySpec,
+    neutral_dimension_problem,
+)
+from tuning.spec.search_presets import MERGE_RULE, PRESET_KEY, merge_presets
 
 
 class TimeoutSpec(StrictModel):
@@ -78,6 +86,19 @@ def _objective_preset(value: Any) -> Any:
     return value
 
 
+def _space_schema(schema: dict[str, Any]) -> None:
+    # `preset` and the nulls that remove a preset's entry are read before the model sees the space; forms built
+    # from the schema (Prefect's run form) must accept them as the spec does.
+    schema["properties"] = {
+        PRESET_KEY: {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+            "title": "Preset",
+            "description": "Preset name(s), merged into the space (`servetune presets`).",
+        }
+    }
+    schema["additionalProperties"] = {"anyOf": [schema["additionalProperties"], {"type": "null"}]}
+
+
 class TuningSpec(StrictModel):
     """A tuning run: which engine and model, what to vary, what load, and what counts as best."""
 
@@ -92,8 +113,21 @@ class TuningSpec(StrictModel):
     deployer: DeployerSpec = Field(default_factory=LocalDeployerSpec, description="Where the engine runs.")
     search_space: dict[str, Dimension] = Field(
         default_factory=dict,
-        description="Engine flags to vary (without dashes), each a list of values or a range.",
-        examples=[{"max-num-seqs": [4, 16], "max-num-batched-tokens": {"low": 512, "high": 2048, "step": 512}}],
+        description="Engine flags to vary (without dashes), each a list of values or a range. Engine-neutral "
+        "dimensions, `quantization.weights`, `quantization.kv-cache`, `quantization.attention`, `quantization.moe` "
+        "and `parallelism.tp`, `.pp`, `.dp`, `.ep`, are written the same for every engine and mapped to its own "
+        "flags (docs/search-spaces.md). " + MERGE_RULE,
+        examples=[
+            {"max-num-seqs": [4, 16], "max-num-batched-tokens": {"low": 512, "high": 2048, "step": 512}},
+            {PRESET_KEY: "vllm-throughput", "max-num-seqs": [8, 16], "block-size": None},
+        ],
+        json_schema_extra=_space_schema,
+    )
+    search_space_presets: list[str] = Field(
+        default_factory=list,
+        description="The presets `search_space.preset` named, as name@version, recorded by servetune when it "
+        "merges them so the run shows where its space came from. Not written by hand.",
+        examples=[["vllm-throughput@1"]],
     )
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
@@ -121,6 +155,11 @@ class TuningSpec(StrictModel):
     timeouts: TimeoutSpec = Field(default_factory=TimeoutSpec)
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merged_presets(cls, data: Any) -> Any:
+        return merge_presets(data) if isinstance(data, dict) else data
+
     @field_validator("name")
     @classmethod
     def _run_name(cls, name: str) -> str:
@@ -131,7 +170,11 @@ class TuningSpec(StrictModel):
     @field_validator("search_space")
     @classmethod
     def _space_flag_names(cls, space: dict[str, Dimension]) -> dict[str, Dimension]:
-        return canonical_flags(space)
+        canonical = canonical_flags(space)
+        for name, dimension in canonical.items():
+            if (problem := neutral_dimension_problem(name, dimension)) is not None:
+                raise ValueError(problem)
+        return canonical
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

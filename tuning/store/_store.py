@@ -133,6 +133,16 @@ class Store:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield session
 
+    def record_environment(self, run_id: str, environment: dict[str, str]) -> None:
+        """Where the run runs now (a resumed run records its latest host)."""
+        with Session(self.engine) as session:
+            run = session.get(TuningRun, run_id)
+            if run is None:
+                raise RunNotFound(run_id)
+            run.environment = environment
+            session.add(run)
+            session.commit()
+
     def finish_run(self, run_id: str, state: str, message: str | None, best_trial: int | None) -> None:
         with Session(self.engine) as session:
             run = session.get(TuningRun, run_id)

@@ -59,6 +59,12 @@ class TuningRun(SQLModel, table=True):
         description="host/pid of the process running the run, null once it ended: while that process lives, another "
         "`tune` of the name is refused, and once it is gone the run shows as abandoned",
     )
+    environment: dict[str, str] | None = Field(
+        default=None,
+        sa_column=Column(JSON),
+        description="Where the run ran, as labelled strings: the engine's version, and the tune flow host's CPUs, "
+        "memory, GPUs and servetune and Python versions (null for runs stored before servetune recorded it)",
+    )
     started_at: datetime | None = _timestamp("When the run started (UTC)")
     finished_at: datetime | None = _timestamp("When the run ended (UTC)")
 

@@ -29,7 +29,7 @@ def test_a_run_whose_process_was_killed_shows_abandoned_and_how_to_resume_it(
 
         assert main(["runs"]) == 0
         assert _runs_row(capsys.readouterr().out, other.run_id)[1:4] == ["killed-run", "tune", "abandoned"]
-        assert main(["show", "killed-run"]) == 0
+        assert main(["show", "killed-run", "--wide"]) == 0  # each trial's reason whole
         shown = capsys.readouterr().out.splitlines()
         assert shown[0].startswith(f"run {other.run_id} 'killed-run': abandoned;")
         assert shown[1] == (

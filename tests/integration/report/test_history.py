@@ -271,7 +271,7 @@ def test_the_history_command_prints_the_table(
     first = _tuned(store, spec, [100.0, 200.0])
     recheck = _recheck(store, spec, 150.0)
 
-    assert main(["history", "nightly"]) == ExitCode.ok
+    assert main(["history", "nightly", "--wide"]) == ExitCode.ok
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "nightly: 2 run(s), the latest 2 shown; objective output_throughput (tok/s)"
     assert lines[1].split() == ["date", "run", "kind", "state", "configuration", "score", "baseline", "change", "note"]

@@ -298,7 +298,8 @@ def test_each_objective_and_the_front_are_stored_and_shown(
     monkeypatch.setenv("SERVETUNE_DATABASE_URL", database_url)
     assert main(["show", run.id]) == 0
     out = capsys.readouterr().out
-    assert "Pareto front (* picked):" in out
+    assert "Pareto front (★ picked):" in out
+    assert "Picked configuration of pareto-test: trial 1" in out and "**" not in out
     assert "picked trial 1 from a Pareto front of 2" in out
 
 
@@ -477,10 +478,10 @@ def test_a_multi_objective_run_whose_pick_limits_exclude_the_top_scorer_names_th
 
     assert concluded == [1]  # the flows' conclusion
     assert run.best_trial == 1  # stored
-    assert "# Picked configuration of `one-best`: trial 1" in tuned  # `servetune tune`
+    assert "Picked configuration of one-best: trial 1" in tuned  # `servetune tune`
     assert main(["show", run.id]) == 0
     shown = capsys.readouterr().out
-    assert "# Picked configuration of `one-best`: trial 1" in shown  # `servetune show`
+    assert "Picked configuration of one-best: trial 1" in shown  # `servetune show`
     assert "picked trial 1 from a Pareto front" in shown
     best = next(t for t in trials if t.number == run.best_trial)
     assert "trial 1" in best_card(store, run, best).splitlines()[0]  # the best-configuration artifact

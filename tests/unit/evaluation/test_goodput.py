@@ -61,8 +61,19 @@ def test_without_limits_every_request_is_good_and_goodput_is_the_request_rate(pa
 
     assert parsed.goodput == pytest.approx(len(records) / data["aggregated_metrics"]["run_duration"])
     assert parsed.slo_attainment == 1.0
-    speeds = [r["output_inference_speed"] for r in records]
+    # Per user: the mean rate of the requests whose output streamed (not all in one chunk at the end).
+    speeds = [r["output_inference_speed"] for r in records if r["output_latency"] >= 0.05 * r["e2e_latency"]]
     assert parsed.output_throughput_per_user == pytest.approx(sum(speeds) / len(speeds))
+
+
+def test_a_request_whose_answer_arrived_in_one_chunk_does_not_count_towards_the_rate_per_user() -> None:
+    streamed = request(e2e=0.6, output_latency=0.5, output_inference_speed=200.0)
+    one_chunk = request(ttft=0.599, e2e=0.6, output_latency=0.001, output_inference_speed=90000.0)
+
+    summary = summarize_requests([streamed, streamed, one_chunk], RequestLimits(), duration=1.0)
+
+    assert summary.output_throughput_per_user == pytest.approx(200.0)
+    assert summary.goodput == pytest.approx(3.0)  # it is still a request served
 
 
 def test_warmup_and_cooldown_leave_out_int_n_times_ratio_requests_from_each_end() -> None:
