@@ -35,7 +35,19 @@ def start(argv: list[str], log_path: Path, env: Mapping[str, str], label: str, c
             cwd=cwd,
             start_new_session=True,
         )
+    _await_label(process, label)
     return process.pid
+
+
+def _await_label(process: subprocess.Popen[bytes], label: str) -> None:
+    """Return once the new process's label can be read, so a sweep run right after ``start`` sees it.
+
+    Popen returns when exec has passed the point of no return, but the kernel fills in the new
+    environment a moment later: until then ``/proc/PID/environ`` reads empty.
+    """
+    deadline = time.monotonic() + _KILL_WAIT_SECONDS
+    while label_of(process.pid) != label and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _reap(pid: int) -> int | None:

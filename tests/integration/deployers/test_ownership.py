@@ -54,7 +54,6 @@ def model_dir(tmp_path: Path) -> Path:
 def sleeping_engine(tmp_path: Path) -> Path:
     """An 'interpreter' that ignores the engine's argv and sleeps: a local engine that stays up until stopped."""
     script = tmp_path / "engine-python"
-    # No `exec`: while a process execs, /proc/PID/environ can read empty, and the label is read straight away.
     script.write_text("#!/bin/sh\nsleep 300\n")
     script.chmod(0o755)
     return script

@@ -177,6 +177,21 @@ def test_labelled_finds_the_group_by_label_prefix(family):
     assert pgid not in process_group.labelled(f"servetune-test-{uuid.uuid4().hex}")
 
 
+def test_a_group_is_found_by_its_label_as_soon_as_start_returns(tmp_path):
+    """A sweep run right after a start must see the new engine; the kernel fills in a new process's
+    environment just after exec, so without waiting for it the label sometimes read as missing."""
+    script = tmp_path / "engine"
+    script.write_text("#!/bin/sh\nsleep 300\n")
+    script.chmod(0o755)
+    for attempt in range(100):
+        label = f"servetune-test-{uuid.uuid4().hex}"
+        pid = process_group.start([str(script)], tmp_path / "engine.log", {}, label)
+        try:
+            assert process_group.label_of(pid) == label, f"attempt {attempt}"
+        finally:
+            process_group.stop(pid, label, grace=2.0)
+
+
 def test_labelled_forgets_a_stopped_group(family):
     pgid, label, child = family
 
