@@ -92,7 +92,14 @@ class ReplayDeployer(Deployer):
             return [f"deployer.surface: {path} can only cover a search space of listed values or stepped ranges: {exc}"]
         bench = self.spec.benchmark
         gaps = self.surface().gaps(configurations, bench.traffic_scenarios, bench.concurrency)
-        return [f"deployer.surface: {path}: {gap}" for gap in gaps]
+        problems = [f"deployer.surface: {path}: {gap}" for gap in gaps]
+        defaults = self.recorded_params({})
+        if self.spec.measure_defaults and self.surface().gaps([defaults], bench.traffic_scenarios, bench.concurrency):
+            problems.append(
+                f"measure_defaults: true, but {path} has no rounds of the engine's defaults (no searched flag set); "
+                "set measure_defaults: false to replay it"
+            )
+        return problems
 
     def preview_command(self, params: Configuration) -> list[str]:
         # What the configuration's engine runs as: a replay starts none, and the card shows what a real run would.

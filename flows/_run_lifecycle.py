@@ -21,6 +21,7 @@ from tuning.evaluation.outcome import RunState
 from tuning.runtime.environment import host_environment
 from tuning.spec import TuningSpec
 from tuning.store import RunKind, Store, TuningRun
+from tuning.store.warm_start import WARM_START_KEY
 
 # genai-bench's report of the last trial, made after its engine is gone, takes seconds; a run waits that long.
 _REPORT_WAIT_SECONDS = 120.0
@@ -70,7 +71,9 @@ class RunLifecycle:
             self.run = self.store.start_run(self.spec, prefect_flow_run_id=prefect_id, kind=self.kind)
         self.trials = TrialRuns(self.spec, self.run.id, self.store)
         try:
-            self.store.record_environment(self.run.id, host_environment(self.engine_version))
+            # A resumed run keeps what it learnt from when it began; its host is today's.
+            learnt = {k: v for k, v in (self.run.environment or {}).items() if k == WARM_START_KEY}
+            self.store.record_environment(self.run.id, host_environment(self.engine_version) | learnt)
             if swept := self.deployer.sweep():
                 self._logger.warning("removed engines left by crashed runs: %s", swept)
             if self.resumed is not None:

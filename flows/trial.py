@@ -40,7 +40,7 @@ def trial_run_name(number: int, params: Mapping[str, Any], confirms: int | None 
     Two flags sharing an abbreviation keep their full names, so a name never reads two ways."""
     short = {flag: flag_abbreviation(flag) for flag in params}
     shared = {a for a in short.values() if list(short.values()).count(a) > 1}
-    pairs = " ".join(f"{short[f] if short[f] not in shared else f}={v}" for f, v in params.items())
+    pairs = " ".join(f"{short[f] if short[f] not in shared else f}={v}" for f, v in params.items()) or "defaults"
     suffix = f" (confirms {confirms})" if confirms is not None else ""
     head = f"trial-{number} {pairs}".rstrip()
     room = _NAME_CHARS - len(suffix)
@@ -58,7 +58,8 @@ def trial(
 ) -> TrialOutcome:
     """Deploy one configuration, wait until it serves, benchmark it, score it, and always clean up.
 
-    ``confirms`` names the trial this one measures again after the search; such a run reports to no pruner.
+    ``confirms`` names the trial this one measures again after the search. Such a run, like a measurement of the
+    engine's defaults (``params`` empty), reports to no pruner: both are references, measured whole.
     """
     deployer = deployer_for(spec)
     with TrialLifecycle(spec, deployer, run_id, trial_number, params, confirms) as lifecycle:
@@ -72,7 +73,8 @@ def trial(
             ready_backstop = spec.timeouts.ready + _READY_BACKSTOP_SECONDS
             wait_ready.with_options(timeout_seconds=ready_backstop)(deployer, deployment, spec.timeouts.ready)
         with lifecycle.phase(Phase.benchmark):
-            reporter = Reporter(spec, run_id, trial_number, Store().url) if confirms is None else None
+            prunable = confirms is None and bool(params)
+            reporter = Reporter(spec, run_id, trial_number, Store().url) if prunable else None
             results_dir, settles = lifecycle.results_dir(), lifecycle.settles(reporter, deployment.gpus)
             # Per scenario, genai-bench runs over ascending levels: all of them, or a ladder and bisection steps.
             for scenario in spec.benchmark.traffic_scenarios:

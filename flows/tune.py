@@ -24,6 +24,7 @@ from deployers.validity import gpus_available, rejection
 from flows._plots import PlotArtifacts
 from flows._run_lifecycle import RunLifecycle
 from tuning.errors import ServetuneError, UserInputError
+from tuning.evaluation.defaults import defaults_trial, measures_defaults
 from tuning.evaluation.outcome import RunState, TrialState
 from tuning.evaluation.pareto import Goal
 from tuning.evaluation.ranking import conclude, leaders
@@ -31,8 +32,9 @@ from tuning.report.figure import Figure
 from tuning.report.leaderboard import best_card, leaderboard_rows, pareto_rows
 from tuning.report.study_notes import trial_note
 from tuning.search.study import Search, TrialNote, study_name
-from tuning.spec import Configuration, TuningSpec
+from tuning.spec import Configuration, TuningSpec, WarmStartMode
 from tuning.store import Store, Trial
+from tuning.store.warm_start import WARM_START_KEY, earlier_measurements
 
 
 class NoTrialSucceeded(ServetuneError, RuntimeError):
@@ -104,6 +106,10 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArti
             in_flight[number] = params
             runs.start(number, params)
 
+    if (number := search.defaults) is not None:
+        logger.info("trial %d measures the engine's defaults (engine.args only), the baseline of this run", number)
+        in_flight[number] = {}
+        runs.start(number, {})
     exhausted = False
     while True:
         while runs.has_room and not exhausted:
@@ -130,6 +136,15 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArti
         )
 
 
+def _defaults_to_measure(spec: TuningSpec, run: RunLifecycle) -> bool:
+    """Whether the spec asks for the engine's defaults and no earlier process of this run measured them (a
+    measurement abandoned by a process that died does not count)."""
+    if not spec.measure_defaults:
+        return False
+    recorded = [t for t in run.store.trials(run.id) if measures_defaults(t) and t.confirms is None]
+    return not any(t.number not in run.abandoned for t in recorded)
+
+
 def _confirm_leaders(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArtifacts) -> None:
     """Benchmark the best configurations again, so the winner is chosen on more than one measurement."""
     run_id, store, runs = run.id, run.store, run.trials
@@ -141,7 +156,14 @@ def _confirm_leaders(spec: TuningSpec, run: RunLifecycle, search: Search, plots:
             _tell(search, store.trial(run_id, finished), finished)
         plots.publish(run)
 
-    for original in leaders(trials, Goal.of_spec(spec))[: spec.confirmation.top]:
+    # The defaults take no leader's place, and are measured as many times as the leaders, so the improvement
+    # over them compares like with like.
+    searched = [t for t in leaders(trials, Goal.of_spec(spec)) if not measures_defaults(t)]
+    again = searched[: spec.confirmation.top]
+    defaults = defaults_trial(trials)
+    if again and defaults is not None and defaults.state == TrialState.succeeded:
+        again.append(defaults)
+    for original in again:
         for _ in range(spec.confirmation.repeats - done[original.number]):
             number = search.ask_confirmation(original.params, original.number)
             runs.start(number, original.params, confirms=original.number)
@@ -176,7 +198,8 @@ def _check_resumable(stored: dict, spec: TuningSpec) -> None:
 def _open_search(spec: TuningSpec, run: RunLifecycle) -> Search:
     """The run's study; a resumed run's trials abandoned by a process that died are told to it as failed."""
     logger = get_run_logger()
-    search = Search(spec, study_name(run.id), run.store.url, run_id=run.id)
+    defaults = _defaults_to_measure(spec, run)
+    search = Search(spec, study_name(run.id), run.store.url, run_id=run.id, measure_defaults=defaults)
     if run.resumed is not None:
         search.abandon(run.abandoned)
         logger.warning(
@@ -186,6 +209,7 @@ def _open_search(spec: TuningSpec, run: RunLifecycle) -> Search:
             len(run.abandoned),
             run.abandoned,
         )
+    _warm_start(spec, run, search)
     logger.info(
         "run %s: %s search, up to %d trials, results in %s",
         run.id,
@@ -194,6 +218,27 @@ def _open_search(spec: TuningSpec, run: RunLifecycle) -> Search:
         run.store.safe_url,
     )
     return search
+
+
+def _warm_start(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
+    """Give a new run's study what matching earlier runs measured (``warm_start``), and record which runs those
+    were with the run's environment, where the report and the run's message show them."""
+    mode = spec.warm_start.mode
+    if mode is WarmStartMode.off or run.resumed is not None:  # a resumed run's study has them already
+        return
+    logger = get_run_logger()
+    environment = run.store.find_run(run.id).environment or {}
+    warm = earlier_measurements(run.store, spec, environment, exclude=run.id)
+    for reason in warm.left_out:
+        logger.info("warm start: not learning from run %s", reason)
+    if mode is WarmStartMode.known:
+        used = search.learn(warm.known)
+    else:
+        ranking = spec.objectives[Goal.of_spec(spec).best_index]
+        used = search.first_candidates(warm.known, spec.warm_start.top, ranking.maximize)
+    text = f"{mode.value}: {warm.describe(len(used))}"
+    logger.info("warm start (%s)", text)
+    run.store.record_environment(run.id, environment | {WARM_START_KEY: text})
 
 
 def _conclude(spec: TuningSpec, run: RunLifecycle) -> TuneSummary:
@@ -213,6 +258,8 @@ def _conclude(spec: TuningSpec, run: RunLifecycle) -> TuneSummary:
     message = conclusion.message
     if saved := sum(t.saved_seconds or 0.0 for t in trials):
         message += f"; early stops saved about {saved:.0f}s of benchmarking"
+    if warm := (run.store.find_run(run.id).environment or {}).get(WARM_START_KEY):
+        message += f"; warm start ({warm})"
     run.conclude(RunState.completed, message, best_number)
     return TuneSummary(
         run_id=run.id,

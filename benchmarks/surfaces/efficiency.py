@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from pydantic import ValidationError
 
 from benchmarks.surfaces.replay import SurfaceGap, SurfaceReplay, replay_search
 from benchmarks.surfaces.surface import Surface, config_key
-from tuning.spec import SLOSpec, StrategyName, TuningSpec
+from tuning.search.known import KnownResult
+from tuning.spec import SLOSpec, StrategyName, TuningSpec, WarmStartMode
 from tuning.spec.loading import InvalidFile, describe_validation_error, load_spec, read_document
 
 TOLERANCE = 0.02
@@ -118,11 +120,14 @@ def trials_to_reach(
     strategy: StrategyName,
     seed: int,
     max_trials: int | None = None,
+    known: Sequence[KnownResult] = (),
+    warm: WarmStartMode = WarmStartMode.off,
 ) -> float:
     """Trials a search ran until the configuration it would report was within 2% of the optimum; inf if never
-    (within ``max_trials``, by default the grid's size)."""
+    (within ``max_trials``, by default the grid's size). ``known`` and ``warm``: a warm start (``replay_search``)."""
     trials, incumbent = 0, None
-    steps = replay_search(spec, replay, strategy, seed, max_trials or facts.configurations)
+    budget = max_trials or facts.configurations
+    steps = replay_search(spec, replay, strategy, seed, budget, known=known, warm=warm)
     for step in steps:
         if step.repeat:
             continue

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
 from benchmarks.surfaces.surface import Surface, SurfaceGap, config_key
@@ -30,7 +30,8 @@ from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import TrialState
 from tuning.evaluation.scoring import Score, score_trial
 from tuning.evaluation.surface import with_noise
-from tuning.spec import Configuration, StrategyName, StrategySpec, TuningSpec
+from tuning.search.known import KnownResult
+from tuning.spec import Configuration, StrategyName, StrategySpec, TuningSpec, WarmStartMode
 
 __all__ = ["ReplayedTrial", "SearchStep", "SurfaceGap", "SurfaceReplay", "replay_search"]
 
@@ -90,6 +91,7 @@ class SearchStep:
     value: float | None
     feasible: bool
     objective_scores: list[float] = field(default_factory=list)
+    constraints: list[float] = field(default_factory=list)
 
     @property
     def repeat(self) -> bool:
@@ -108,6 +110,9 @@ def replay_search(
     max_trials: int,
     study_name: str | None = None,
     storage_url: str | None = None,
+    known: Sequence[KnownResult] = (),
+    warm: WarmStartMode = WarmStartMode.off,
+    top: int = 3,
 ) -> Generator[SearchStep, None, None]:
     """Steps of a search with ``strategy`` over ``spec``'s space, each trial replayed.
 
@@ -115,12 +120,17 @@ def replay_search(
     configuration is left to run.
 
     The caller may stop early: it is a generator. The study is kept in memory unless ``storage_url`` is given.
+    ``known`` results of an earlier search are given to the study as ``warm`` says (``warm_start.mode``).
     """
     from tuning.search.study import Search
 
     searched = spec.model_copy(update={"strategy": StrategySpec(name=strategy, seed=seed, max_trials=max_trials)})
     # Without a storage URL Optuna keeps the study in memory: a replayed trial costs no database round trips.
     search = Search(searched, study_name or f"replay-{strategy}-{seed}", storage_url)
+    if warm is WarmStartMode.known:
+        search.learn(known)
+    elif warm is WarmStartMode.candidates:
+        search.first_candidates(known, top, spec.objective.maximize)
     told: dict[str, SearchStep] = {}
     while (asked := search.ask()) is not None:
         number, params = asked
@@ -136,7 +146,13 @@ def replay_search(
             continue
         measured = trial.score
         step = SearchStep(
-            number, params, TrialState.succeeded, measured.value, measured.feasible, measured.objective_scores
+            number,
+            params,
+            TrialState.succeeded,
+            measured.value,
+            measured.feasible,
+            measured.objective_scores,
+            list(measured.constraints),
         )
         told[config_key(params)] = step
         search.tell_value(number, measured.objective_scores, measured.constraints)

@@ -389,6 +389,7 @@ def spec_document(design: SurfaceDesign) -> dict[str, Any]:
         },
         "objective": {"metric": design.objective},
         "slos": [{"metric": "error_rate", "max": 0.0}, *[{**s, "hard": True} for s in design.slos]],
+        "measure_defaults": False,  # the model draws searched configurations only
     }
 
 

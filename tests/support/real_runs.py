@@ -37,6 +37,7 @@ def real_engine_spec(name: str, model: Path, engine_venv: Path, **sections: Any)
         },
         "slos": [{"metric": "error_rate", "max": 0.0}],
         "confirmation": {"top": 0},
+        "measure_defaults": False,  # tests that want trial 0 to be the defaults turn it on
         "timeouts": {"deploy": 30, "ready": 240, "benchmark": 300, "trial": 600},
     }
     data.update(sections)

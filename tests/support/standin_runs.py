@@ -29,6 +29,7 @@ def standin_spec(
         "search_space": {"max-num-seqs": seqs},
         "benchmark": {"traffic_scenarios": ["D(40,8)"], "concurrency": [1], "max_requests_per_run": 4},
         "confirmation": {"top": 0},
+        "measure_defaults": False,  # tests that want trial 0 to be the defaults turn it on
         "timeouts": {"deploy": 30, "ready": 20, "benchmark": 120, "trial": 240},
     }
     data.update(sections)

@@ -8,7 +8,7 @@ import shlex
 from tuning.cli._presets import dimension_text
 from tuning.errors import ExitCode, ServetuneError
 from tuning.search.space import SearchSpaceError, configurations, grid_size
-from tuning.spec import BenchmarkSpec, Configuration, LoadMode, StrategyName, TuningSpec
+from tuning.spec import BenchmarkSpec, Configuration, LoadMode, StrategyName, TuningSpec, WarmStartMode
 from tuning.spec.loading import SpecError, load_spec
 
 
@@ -80,11 +80,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"engine-neutral dimensions, as {engine} flags:")
         for line in neutral:
             print(f"  {line}")
+    first = 1 if spec.measure_defaults else 0
+    if spec.measure_defaults:
+        again = f", then {spec.confirmation.repeats} more time(s) like the winner" if spec.confirmation.top else ""
+        print(f"trial 0: the engine's defaults (engine.args only, measure_defaults){again}; not counted in the budget")
     if configs:
         total = grid_size(spec)
         capped = f" (capped from {total} by strategy.max_trials)" if len(configs) < total else ""
         print(f"strategy grid: {len(configs)} configuration(s){capped}")
-        for number, params in enumerate(configs):
+        for number, params in enumerate(configs, start=first):
             print(f"  trial {number}: {params_text(params)}")
     else:
         budget = spec.strategy.budget(0)
@@ -95,6 +99,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for name, dimension in spec.search_space.items():
                 shown = dimension.values if dimension.values is not None else dimension.model_dump(exclude_none=True)
                 print(f"  {name}: {shown}")
+    if spec.warm_start.mode is not WarmStartMode.off:
+        among = f"runs named {', '.join(spec.warm_start.runs)}" if spec.warm_start.runs else "every completed run"
+        how = (
+            "as known results"
+            if spec.warm_start.mode is WarmStartMode.known
+            else (f"running their {spec.warm_start.top} best configurations first")
+        )
+        print(f"warm start: from {among} with the same model, engine, version, hardware class and workload, {how}")
     print(benchmark_text(spec.benchmark))
     direction = "maximize" if spec.objective.maximize else "minimize"
     over = "scenarios, each at its capacity" if spec.benchmark.mode is LoadMode.capacity else "rounds"

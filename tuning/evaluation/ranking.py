@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
+from tuning.evaluation.defaults import versus_defaults
 from tuning.evaluation.outcome import MeasuredTrial, TrialState, measured_runs
 from tuning.evaluation.pareto import Front, Goal, pareto_front
 
@@ -215,4 +216,6 @@ def conclude(trials: Sequence[MeasuredTrial], goal: Goal) -> Conclusion:
     confirmed = front_confirmation_note(trials, front) if front else confirmation_note(trials, goal.maximize[0])
     if confirmed:
         message += f"; {confirmed}"
+    if (against := versus_defaults(trials, best, goal)) is not None:
+        message += f"; {against}"
     return Conclusion(best, front, message)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from tuning.evaluation.defaults import versus_defaults
 from tuning.evaluation.load import CapacitySearch, LoadPlan, load_plan
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import TrialState
@@ -265,7 +266,9 @@ def launch_command(trial: Trial) -> str:
     return shlex.join(trial.command)
 
 
-def _params_table(params: Mapping[str, Any]) -> Table:
+def _params_table(params: Mapping[str, Any]) -> Block:
+    if not params:
+        return Paragraph(("No searched flag set: the engine's defaults, with the spec's ", Code("engine.args"), "."))
     return Table(("parameter", "value"), tuple((Code(k), Code(str(v))) for k, v in params.items()))
 
 
@@ -358,6 +361,7 @@ def best_card_blocks(store: Store, run: TuningRun, trial: Trial | None) -> list[
         return _no_best_card(run, trials, front)
     rounds = store.rounds(trial.id) if trial.id is not None else []
     confirmed = front_confirmation_note(trials, front) if front else confirmation_note(trials, run.maximize)
+    against = versus_defaults(trials, trial, goal)
     capacity = trial.capacity or {}
     at_capacity: Spans = ("Capacity, the highest concurrency meeting every hard SLO: ",)
     for i, (scenario, level) in enumerate(capacity.items()):
@@ -367,6 +371,7 @@ def best_card_blocks(store: Store, run: TuningRun, trial: Trial | None) -> list[
         *_headline(run, trial, front),
         *([Paragraph(at_capacity)] if capacity else []),
         *([Paragraph((f"Confirmation: {confirmed}.",))] if confirmed else []),
+        *([Paragraph((Strong("Against the defaults: "), f"{against}."))] if against else []),
         _params_table(trial.params),
         Paragraph(("Launch command (as servetune ran it):",)),
         Command(launch_command(trial)),

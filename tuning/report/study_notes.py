@@ -3,6 +3,7 @@ state, the reason ``servetune show`` gives beside it, and the trial's folder."""
 
 from __future__ import annotations
 
+from tuning.evaluation.defaults import measures_defaults
 from tuning.evaluation.outcome import TrialState
 from tuning.report.leaderboard import note_of_state
 from tuning.runtime.settings import trial_dir
@@ -20,4 +21,7 @@ def trial_note(recorded: Trial | None) -> TrialNote:
     # As the leaderboard shows it: a measured trial that broke a hard SLO reads infeasible, not succeeded.
     state = "infeasible" if recorded.feasible is False else recorded.state
     folder = None if recorded.state in _NOT_RUN else str(trial_dir(recorded.run_id, recorded.number))
-    return TrialNote(state, note_of_state(recorded), folder)
+    reason = note_of_state(recorded)
+    if measures_defaults(recorded):  # Optuna shows it FAIL: it is kept out of the sampler's model
+        reason = "; ".join(part for part in ("the engine's defaults, not searched", reason) if part)
+    return TrialNote(state, reason, folder)

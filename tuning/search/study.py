@@ -16,6 +16,7 @@ from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaTrialState
 
+from tuning.search.known import KnownResult, best_first
 from tuning.search.optuna_space import OptunaSpace
 from tuning.search.samplers import SAMPLERS
 from tuning.search.samplers.constraints import ABANDONED_ATTR, CONSTRAINTS_ATTR, hard_slo_constraints
@@ -28,6 +29,12 @@ __all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "TrialNote", "study_name", 
 CONFIRMS_ATTR = "servetune_confirms"
 # Trial attribute of a repeat: the number of the earlier trial whose result it was told.
 REPEATS_ATTR = "servetune_repeats"
+# Trial attribute of a measurement of the engine's defaults (``measure_defaults``): it has no searched parameter.
+DEFAULTS_ATTR = "servetune_defaults"
+# Trial attribute of a result an earlier run measured (``warm_start``): where it comes from. Not measured here.
+KNOWN_ATTR = "servetune_known_from"
+# Trial attribute of a defaults measurement that succeeded: its values, as the study keeps it FAIL (see _new_trial).
+VALUES_ATTR = "servetune_values"
 # A told trial's reason is cut to this length: optuna-dashboard shows it in a table cell.
 REASON_LENGTH = 160
 
@@ -76,15 +83,24 @@ def study_storage(url: str) -> optuna.storages.RDBStorage:
 class Search:
     """Asks the study for configurations and tells it how each one did."""
 
-    def __init__(self, spec: TuningSpec, name: str, storage_url: str | None, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        spec: TuningSpec,
+        name: str,
+        storage_url: str | None,
+        run_id: str | None = None,
+        measure_defaults: bool = False,
+    ) -> None:
         """``storage_url`` None keeps the study in memory (a replay of a recorded surface); ``run_id`` names the
-        servetune run on the study, for whoever reads it in optuna-dashboard."""
+        servetune run on the study, for whoever reads it in optuna-dashboard. ``measure_defaults`` starts a trial
+        of the engine's defaults, numbered before the grid's points, as ``defaults``."""
         strategy = spec.strategy
         walk_grid = strategy.name is StrategyName.grid
         self.budget = strategy.budget(grid_size(spec) if walk_grid else 0)
+        self._storage = optuna.storages.InMemoryStorage() if storage_url is None else study_storage(storage_url)
         self.study = optuna.create_study(
             study_name=name,
-            storage=None if storage_url is None else study_storage(storage_url),
+            storage=self._storage,
             sampler=SAMPLERS[strategy.name](strategy),
             pruner=PRUNERS[strategy.pruner](spec),
             directions=["maximize" if o.maximize else "minimize" for o in spec.objectives],
@@ -94,11 +110,15 @@ class Search:
         self.space = OptunaSpace(spec.search_space, walk_grid, recorded)
         self.distributions = self.space.distributions
         self.walk_grid = walk_grid
-        if walk_grid and not self.study.trials:
+        self._live: dict[int, optuna.Trial] = {}
+        self._outside_model: set[int] = set()  # the defaults' measurements: told to the study, not to its sampler
+        new = not self.study.trials
+        # Before the grid is queued: queued points take their trial numbers, and the defaults are trial 0.
+        self.defaults = self._new_trial({}, {DEFAULTS_ATTR: True}) if measure_defaults else None
+        if walk_grid and new:
             for params in configurations(spec):
                 self.study.enqueue_trial(params, skip_if_exists=True)
         self._label(spec, run_id)
-        self._live: dict[int, optuna.Trial] = {}
         self._seed = strategy.seed
         self._draws: optuna.Study | None = None
         self.exhausted = False
@@ -127,16 +147,19 @@ class Search:
             return
         for number in numbers:
             self.study.tell(number, state=OptunaTrialState.FAIL, skip_if_finished=True)
-            if self.walk_grid:
+            attrs = self.study.trials[number].user_attrs
+            if self.walk_grid and CONFIRMS_ATTR not in attrs and DEFAULTS_ATTR not in attrs:
                 self.study.enqueue_trial(self.study.trials[number].params)
         known = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
         self.study.set_user_attr(ABANDONED_ATTR, sorted(known | set(numbers)))
 
     def _searched(self) -> list[FrozenTrial]:
-        """Trials the search asked, in order: not waiting grid points, abandoned trials or confirmation runs."""
+        """Trials the search asked, in order: not waiting grid points, abandoned trials, confirmation runs, the
+        defaults' measurements or results known from earlier runs."""
         abandoned = set(self.study.user_attrs.get(ABANDONED_ATTR, []))
         asked = [t for t in self.study.get_trials(deepcopy=False) if t.state is not OptunaTrialState.WAITING]
-        return [t for t in asked if t.number not in abandoned and CONFIRMS_ATTR not in t.user_attrs]
+        not_searched = (CONFIRMS_ATTR, DEFAULTS_ATTR, KNOWN_ATTR)
+        return [t for t in asked if t.number not in abandoned and not any(a in t.user_attrs for a in not_searched)]
 
     @property
     def spent(self) -> int:
@@ -182,7 +205,7 @@ class Search:
         draws find none (on a finite space, most likely every configuration has been measured)."""
         if self._draws is None:  # in memory, apart from the run's study: these draws are not trials
             self._draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=self._seed))
-        completed = self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
+        completed = self._completed_here()
         for _ in range(attempts):
             params = self.space.draw(self._draws)
             if self._measured_among(completed, self.space.configuration(params)) is None:
@@ -212,10 +235,61 @@ class Search:
         # optuna.Trial no longer exposes system_attrs (Optuna 5); the stored trial does.
         return next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
 
-    def measured(self, params: Configuration) -> FrozenTrial | None:
-        """An earlier completed trial with exactly these parameters, whose result can be reused."""
+    def _completed_here(self) -> list[FrozenTrial]:
+        """Completed trials this run measured (not results known from earlier runs)."""
         completed = self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
-        return self._measured_among(completed, params)
+        return [t for t in completed if KNOWN_ATTR not in t.user_attrs]
+
+    def measured(self, params: Configuration) -> FrozenTrial | None:
+        """An earlier completed trial of this run with exactly these parameters, whose result can be reused."""
+        return self._measured_among(self._completed_here(), params)
+
+    def _fitting(self, known: Sequence[KnownResult]) -> list[tuple[KnownResult, dict]]:
+        """The results expressible in this study's space, with their study parameters: every searched flag set,
+        each value within its dimension; the others cannot be told to the sampler."""
+        fitting = []
+        for result in known:
+            if set(result.params) != set(self.distributions):
+                continue
+            try:
+                params = self.space.params(result.params)
+                # create_trial checks each value against its distribution, as Optuna would on add_trial.
+                optuna.trial.create_trial(params=params, distributions=self.distributions, value=0.0)
+            except ValueError:
+                continue
+            fitting.append((result, params))
+        return fitting
+
+    def learn(self, known: Sequence[KnownResult]) -> list[KnownResult]:
+        """Tell the sampler what earlier runs measured, before it proposes anything; returns those it was told.
+
+        They are COMPLETE trials marked with their source: not counted against the budget, and not reused as this
+        run's measurements (a configuration proposed again is measured here)."""
+        told = []
+        for result, params in self._fitting(known):
+            values = list(result.values)
+            if len(values) != len(self.study.directions):
+                continue
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions={name: self.distributions[name] for name in params},
+                    values=values,
+                    user_attrs={KNOWN_ATTR: result.source, CONSTRAINTS_ATTR: list(result.constraints)},
+                    # Named by position, as ``_set_constraints`` names a measured trial's.
+                    constraints={str(i): float(v) for i, v in enumerate(result.constraints)} or None,
+                )
+            )
+            told.append(result)
+        return told
+
+    def first_candidates(self, known: Sequence[KnownResult], top: int, maximize: bool) -> list[KnownResult]:
+        """Queue the ``top`` best earlier configurations (feasible first) as this run's first trials."""
+        fitting = {id(result): params for result, params in self._fitting(known)}
+        chosen = [r for r in best_first([r for r in known if id(r) in fitting], maximize) if r.feasible][:top]
+        for result in chosen:
+            self.study.enqueue_trial(fitting[id(result)], skip_if_exists=True)
+        return chosen
 
     def _measured_among(self, trials: list[FrozenTrial], params: Configuration) -> FrozenTrial | None:
         for trial in trials:
@@ -230,10 +304,30 @@ class Search:
         self.tell_value(number, earlier.values, hard_slo_constraints(earlier), note)
 
     def ask_confirmation(self, params: Configuration, original: int) -> int:
-        """A trial that measures ``params`` again (after the search); the study keeps it with the others."""
-        self.study.enqueue_trial(self.space.params(params), user_attrs={CONFIRMS_ATTR: original}, skip_if_exists=False)
-        trial = self.study.ask(self.distributions)
+        """A trial that measures ``params`` again (after the search); the study keeps it with the others.
+        Confirming the defaults (``params`` empty) is another measurement of them."""
+        if not params:
+            return self._new_trial({}, {CONFIRMS_ATTR: original, DEFAULTS_ATTR: True})
+        return self._new_trial(self.space.params(params), {CONFIRMS_ATTR: original})
+
+    def _new_trial(self, params: dict, user_attrs: dict) -> int:
+        """A running trial with these study parameters, made directly: ``study.ask`` would first pop a grid
+        point still waiting in the queue.
+
+        A measurement of the engine's defaults (no searched parameter, not counted against the budget) is told to
+        the study, so optuna-dashboard lists it with its note, but kept from the sampler: a completed trial without
+        the searched parameters would empty the search space that GP and multivariate TPE model."""
+        template = optuna.trial.create_trial(
+            state=OptunaTrialState.RUNNING,
+            params=params,
+            distributions={name: self.distributions[name] for name in params},
+            user_attrs=user_attrs,
+        )
+        trial_id = self._storage.create_new_trial(self._storage.get_study_id_from_name(self.study.study_name), template)
+        trial = optuna.Trial(self.study, trial_id)
         self._live[trial.number] = trial
+        if DEFAULTS_ATTR in user_attrs:
+            self._outside_model.add(trial.number)
         return trial.number
 
     def tell_value(
@@ -247,6 +341,10 @@ class Search:
             raise ValueError(f"trial {number}: the study has {objectives} objective(s) but was told {values}")
         self._set_constraints(number, constraints)
         self._note(number, note)
+        if number in self._outside_model:
+            self._live[number].set_user_attr(VALUES_ATTR, values)
+            self.study.tell(self._live.pop(number), state=OptunaTrialState.FAIL)
+            return
         self.study.tell(self._live.pop(number), values)
 
     def tell_rejected(self, number: int, hard_slos: int, note: TrialNote | None = None) -> None:
@@ -269,7 +367,8 @@ class Search:
 
     def tell_pruned(self, number: int, note: TrialNote | None = None) -> None:
         self._note(number, note)
-        self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
+        pruned = OptunaTrialState.FAIL if number in self._outside_model else OptunaTrialState.PRUNED
+        self.study.tell(self._live.pop(number), state=pruned)
 
     def tell_failed(self, number: int, note: TrialNote | None = None) -> None:
         """A trial that did not produce a score is FAIL to Optuna, never a value of plus or minus infinity."""

@@ -33,6 +33,8 @@ from tuning.spec._search import (
     HardwareSpec,
     StrategyName,
     StrategySpec,
+    WarmStartMode,
+    WarmStartSpec,
 )
 from tuning.spec._tuning import RegressionBaseline, RegressionSpec, TimeoutSpec, TuningSpec
 
@@ -78,6 +80,8 @@ __all__ = [
     "StrictModel",
     "TimeoutSpec",
     "TuningSpec",
+    "WarmStartMode",
+    "WarmStartSpec",
     "looks_local",
     "read_prompts",
 ]

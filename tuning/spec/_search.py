@@ -165,6 +165,35 @@ class HardwareSpec(StrictModel):
         return pool
 
 
+class WarmStartMode(StrEnum):
+    off = "off"
+    known = "known"
+    candidates = "candidates"
+
+
+class WarmStartSpec(StrictModel):
+    """Start from what earlier runs measured on the same model, engine version, hardware and workload."""
+
+    mode: WarmStartMode = Field(
+        default=WarmStartMode.off,
+        description="`off` starts from nothing. `known` tells the sampler the earlier runs' measured configurations "
+        "as known results before it proposes anything (they are not measured again unless it proposes them, and "
+        "do not count against the budget). `candidates` runs the earlier runs' best configurations first, as "
+        "this run's first trials. An earlier run counts when it completed and has the same `model`, `engine` "
+        "name and `args`, engine version, hardware class (the work pool, else the GPUs, else the CPU model), "
+        "`benchmark`, `objectives` and `slos`; configurations outside this run's `search_space` are left out.",
+    )
+    runs: list[str] = Field(
+        default_factory=list,
+        description="Names of the earlier runs to learn from; empty: every matching completed run. A named run "
+        "that does not match is left out, and the run's log says why.",
+        examples=[["quickstart", "quickstart-nightly"]],
+    )
+    top: PositiveInt = Field(
+        default=3, description="With `candidates`: how many of the earlier best configurations to run first."
+    )
+
+
 class ConfirmationSpec(StrictModel):
     """Benchmark numbers are noisy: after the search, the best configurations are measured again."""
 

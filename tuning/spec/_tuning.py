@@ -28,6 +28,8 @@ from tuning.spec._search import (
     HardwareSpec,
     StrategyName,
     StrategySpec,
+    WarmStartMode,
+    WarmStartSpec,
     neutral_dimension_problem,
 )
 from tuning.spec.search_presets import MERGE_RULE, PRESET_KEY, merge_presets
@@ -132,6 +134,14 @@ class TuningSpec(StrictModel):
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
     confirmation: ConfirmationSpec = Field(default_factory=ConfirmationSpec)
+    measure_defaults: bool = Field(
+        default=True,
+        description="Measure the engine's defaults first, as trial 0: `engine.args` alone, none of the searched "
+        "flags. It is measured as many times as the confirmed winner (`confirmation.repeats` more), and the "
+        "result states how much better than the defaults the winner is, with both spreads, or that the two "
+        "cannot be told apart. It does not count against the budget. `false` skips it.",
+    )
+    warm_start: WarmStartSpec = Field(default_factory=WarmStartSpec)
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
     objectives: Annotated[list[ObjectiveSpec], BeforeValidator(_objective_preset)] = Field(
         default_factory=lambda: [ObjectiveSpec()],
@@ -181,6 +191,11 @@ class TuningSpec(StrictModel):
         both = sorted(set(self.search_space) & set(self.engine.args))
         if both:
             raise ValueError(f"{both} set both in engine.args and in search_space; keep each in one place")
+        if self.warm_start.mode is not WarmStartMode.off and self.strategy.name is StrategyName.grid:
+            raise ValueError(
+                f"warm_start.mode: {self.warm_start.mode.value} needs a sampling strategy (random, tpe, gp or nsga2); "
+                "strategy grid measures every configuration anyway, so set warm_start.mode: off or change strategy.name"
+            )
         phases = self.timeouts.deploy + self.timeouts.ready
         if self.timeouts.trial < phases:
             raise ValueError(f"timeouts.trial ({self.timeouts.trial:g}s) is shorter than deploy + ready ({phases:g}s)")

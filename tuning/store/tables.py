@@ -63,7 +63,8 @@ class TuningRun(SQLModel, table=True):
         default=None,
         sa_column=Column(JSON),
         description="Where the run ran, as labelled strings: the engine's version, and the tune flow host's CPUs, "
-        "memory, GPUs and servetune and Python versions (null for runs stored before servetune recorded it)",
+        "memory, GPUs and servetune and Python versions, and the earlier runs a warm start learnt from (`warm start`); "
+        "null for runs stored before servetune recorded it",
     )
     started_at: datetime | None = _timestamp("When the run started (UTC)")
     finished_at: datetime | None = _timestamp("When the run ended (UTC)")
@@ -77,7 +78,9 @@ class Trial(SQLModel, table=True):
     run_id: str = Field(foreign_key="tuning_run.id", index=True)
     number: int = Field(description="Trial number within the run, from the Optuna study")
     params: dict[str, Any] = Field(
-        sa_column=Column(JSON, nullable=False), description="The configuration: engine flag name to value"
+        sa_column=Column(JSON, nullable=False),
+        description="The configuration: engine flag name to value; empty for a measurement of the engine's defaults "
+        "(`measure_defaults`)",
     )
     state: str = Field(default=TrialState.running.value, description=f"One of {', '.join(TrialState)}")
     phase: str | None = Field(default=None, description=f"The phase the trial reached last: one of {', '.join(Phase)}")

@@ -109,9 +109,7 @@ def test_sweep_removes_a_dead_runs_container_keeping_its_log_and_leaves_a_live_o
     log.parent.mkdir()
     orphan = EngineLabels(run_id="crashed", trial_number=0, owner=_dead_owner())
     live = EngineLabels(run_id="running", trial_number=0)  # this test's process: alive
-    orphan_name = _sleeping_container(
-        podman, orphan.as_dict() | {LABEL_LABEL: orphan.name, LABEL_LOG: str(log)}
-    )
+    orphan_name = _sleeping_container(podman, orphan.as_dict() | {LABEL_LABEL: orphan.name, LABEL_LOG: str(log)})
     live_name = _sleeping_container(podman, live.as_dict() | {LABEL_LABEL: live.name})
     try:
         swept = _sweep(podman, "--kind", "docker")

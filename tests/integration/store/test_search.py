@@ -189,3 +189,33 @@ def test_without_a_pruner_no_trial_is_pruned(database_url: str) -> None:
         reporter.report(value, 0)
         assert not reporter.should_prune()
         search.tell_value(number, value, [])
+
+
+def test_the_defaults_are_measured_outside_the_budget_and_kept_from_the_sampler(database_url: str) -> None:
+    """The defaults are asked while the grid's points wait in the queue: they must not take one of them. And a
+    completed trial without the searched flags would blind GP and multivariate TPE to the space."""
+    spec = _spec({"name": "grid"}, {"max-num-seqs": [1, 8], "enforce-eager": [True, False]})
+    search = Search(spec, "defaults-outside", database_url, measure_defaults=True)
+    defaults = search.defaults
+    assert defaults == 0
+    assert len(_drain(search)) == 4  # every grid point, none lost to the defaults
+    search.tell_value(defaults, 3.0, [])
+    assert search.spent == 4
+
+    again = search.ask_confirmation({}, defaults)
+    search.tell_value(again, 2.5, [])
+    confirm = search.ask_confirmation({"max-num-seqs": 1, "enforce-eager": False}, 2)
+    assert search.space.configuration(search.study.trials[confirm].params) == {
+        "max-num-seqs": 1,
+        "enforce-eager": False,
+    }
+    search.tell_value(confirm, 1.0, [])
+
+    trials = search.study.get_trials(deepcopy=False)
+    measured_defaults = [t for t in trials if not t.params and t.state is not OptunaTrialState.WAITING]
+    assert [t.number for t in measured_defaults] == [defaults, again]
+    assert all(t.state is OptunaTrialState.FAIL for t in measured_defaults)
+    assert [t.user_attrs["servetune_values"] for t in measured_defaults] == [[3.0], [2.5]]
+    complete = search.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
+    assert all(t.params for t in complete) and len(complete) == 5
+    assert search.spent == 4

@@ -137,3 +137,12 @@ def test_the_surface_path_is_read_from_the_spec_folder(tmp_path: Path) -> None:
     spec = load_spec(_spec(tmp_path, deployer={"surface": "data/x.csv"}))
     assert spec.deployer.kind == "replay"
     assert getattr(spec.deployer, "surface", None) == str(tmp_path / "data" / "x.csv")
+
+
+def test_measuring_the_defaults_needs_a_surface_that_recorded_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = _validate(_spec(tmp_path, measure_defaults=True), capsys)
+    assert code == 2
+    assert "measure_defaults: true, but" in text and "no rounds of the engine's defaults" in text
+    assert "set measure_defaults: false" in text

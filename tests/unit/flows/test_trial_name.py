@@ -16,7 +16,9 @@ def test_the_name_has_the_number_the_short_parameters_and_what_a_confirmation_co
     params = {"max-num-seqs": 8, "max-num-batched-tokens": 1024}
     assert trial_run_name(3, params) == "trial-3 seqs=8 mbt=1024"
     assert trial_run_name(5, params, confirms=3) == "trial-5 seqs=8 mbt=1024 (confirms 3)"
-    assert trial_run_name(0, {}) == "trial-0"
+    # No searched flag: the run's measurement of the engine's defaults (measure_defaults).
+    assert trial_run_name(0, {}) == "trial-0 defaults"
+    assert trial_run_name(6, {}, confirms=0) == "trial-6 defaults (confirms 0)"
 
 
 def test_flags_sharing_an_abbreviation_keep_their_names_and_a_long_name_is_cut() -> None:

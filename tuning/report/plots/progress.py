@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from matplotlib.ticker import MaxNLocator
 
+from tuning.evaluation.defaults import defaults_trial, measures_defaults
 from tuning.evaluation.outcome import TrialState
 from tuning.report.figure import Figure
 from tuning.report.plots._canvas import Mark, drawing, mark_picked, rendered
@@ -67,6 +68,12 @@ def search_progress(view: RunView) -> Figure | None:
         axes.step(
             best_numbers, best_values, where="post", color="#2ca02c", linewidth=1.5, label="best so far (feasible)"
         )
+    defaults = defaults_trial(trials)
+    if defaults is not None and defaults.score is not None:
+        measured = [t.score for t in trials if measures_defaults(t) and t.score is not None]
+        level = sum(measured) / len(measured)
+        runs = f"mean of {len(measured)} runs" if len(measured) > 1 else "one run"
+        axes.axhline(level, color="#555555", linestyle="--", linewidth=1, label=f"engine defaults ({runs})")
     best = next((t for t in trials if t.number == view.best), None)
     if best is not None and best.score is not None:
         mark_picked(axes, [best.number], [best.score], f"best: trial {best.number}")
@@ -90,7 +97,8 @@ def search_progress(view: RunView) -> Figure | None:
     caption = (
         f"Each trial's score ({direction} is better) in the order the search ran them; the green steps are the best "
         "feasible score found so far. Trials without a score (failed, timed out, rejected, still running) sit on "
-        "the bottom axis; a repeated configuration is drawn at the score of the trial it reused."
+        "the bottom axis; a repeated configuration is drawn at the score of the trial it reused. The dashed line, when "
+        "the run measured them, is the engine's defaults."
     )
     return rendered(KEY, "Search progress", caption, figure)
 

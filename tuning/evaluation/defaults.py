@@ -1,0 +1,130 @@
+"""The engine's defaults as a baseline: how much better than them the run's best is, with the noise in view.
+
+With ``measure_defaults`` a run measures the engine's defaults first (trial 0, ``engine.args`` alone) and as many
+times as its confirmed winner. A trial measures the defaults when it sets none of the searched parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import fmean
+
+from tuning.evaluation.outcome import MeasuredTrial, TrialState, measured_runs
+from tuning.evaluation.pareto import Goal
+
+
+def measures_defaults(trial: MeasuredTrial) -> bool:
+    return not trial.params
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """One objective's values over every measurement of one configuration."""
+
+    values: list[float]
+
+    @property
+    def mean(self) -> float:
+        return fmean(self.values)
+
+    @property
+    def low(self) -> float:
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        return max(self.values)
+
+    def overlaps(self, other: Measurements) -> bool:
+        return self.low <= other.high and other.low <= self.high
+
+    def text(self) -> str:
+        runs = f"{len(self.values)} run{'s' if len(self.values) > 1 else ''}"
+        if len(self.values) == 1:
+            return f"{self.mean:.4g}, {runs}"
+        return f"mean {self.mean:.4g}, range {self.low:.4g}-{self.high:.4g}, {runs}"
+
+
+def _succeeded(trial: MeasuredTrial) -> bool:
+    return trial.state == TrialState.succeeded and trial.score is not None
+
+
+def _objective(trials: Sequence[MeasuredTrial], trial: MeasuredTrial, index: int, goal: Goal) -> Measurements:
+    runs = measured_runs(trial, trials, _succeeded)
+    if goal.multi:
+        return Measurements([float(t.objective_scores[index]) for t in runs if t.objective_scores])
+    return Measurements([float(t.score) for t in runs if t.score is not None])
+
+
+@dataclass(frozen=True)
+class Improvement:
+    """The best configuration against the defaults on one objective."""
+
+    objective: str
+    maximize: bool
+    best: Measurements
+    defaults: Measurements
+
+    @property
+    def relative(self) -> float | None:
+        """How much better the best's mean is, as a fraction of the defaults' (negative: worse); None from 0."""
+        if self.defaults.mean == 0:
+            return None
+        change = (self.best.mean - self.defaults.mean) / abs(self.defaults.mean)
+        return change if self.maximize else -change
+
+    @property
+    def distinguishable(self) -> bool:
+        """Whether every measurement of one is on the same side of every measurement of the other."""
+        return not self.best.overlaps(self.defaults)
+
+    def text(self) -> str:
+        relative = self.relative
+        amount = "no change" if relative is None else f"{abs(relative):.1%} {'better' if relative >= 0 else 'worse'}"
+        verdict = (
+            "apart on every measurement"
+            if self.distinguishable
+            else "the measurements overlap, so it cannot be told apart from the defaults"
+        )
+        return f"{self.objective} {amount} ({self.best.text()} against {self.defaults.text()}): {verdict}"
+
+
+def defaults_trial(trials: Sequence[MeasuredTrial]) -> MeasuredTrial | None:
+    """The run's first measurement of the engine's defaults, if it made one."""
+    return next((t for t in trials if measures_defaults(t) and t.confirms is None), None)
+
+
+def improvements(trials: Sequence[MeasuredTrial], best: MeasuredTrial, goal: Goal) -> list[Improvement] | None:
+    """The best against the defaults on each objective; None without a succeeded, feasible defaults trial."""
+    defaults = defaults_trial(trials)
+    if defaults is None or not _succeeded(defaults) or not defaults.feasible:
+        return None
+    return [
+        Improvement(
+            objective=objective.label,
+            maximize=objective.maximize,
+            best=_objective(trials, best, index, goal),
+            defaults=_objective(trials, defaults, index, goal),
+        )
+        for index, objective in enumerate(goal.objectives)
+    ]
+
+
+def versus_defaults(trials: Sequence[MeasuredTrial], best: MeasuredTrial | None, goal: Goal) -> str | None:
+    """One sentence on the best against the engine's defaults; None when the run did not measure them."""
+    defaults = defaults_trial(trials)
+    if defaults is None:
+        return None
+    if defaults.state != TrialState.succeeded:
+        return f"the engine's defaults (trial {defaults.number}) were not measured: they ended {defaults.state}"
+    if not defaults.feasible:
+        return f"the engine's defaults (trial {defaults.number}) broke a hard SLO"
+    if best is None:
+        return None
+    if measures_defaults(best):
+        return f"the engine's defaults (trial {defaults.number}) scored best: no searched configuration beat them"
+    found = improvements(trials, best, goal) or []
+    return f"against the engine's defaults (trial {defaults.number}), trial {best.number} is " + "; ".join(
+        i.text() for i in found
+    )
