@@ -14,8 +14,11 @@ BIN := $(VENV)/bin
 tune: setup ## Run the CPU quickstart: a real vLLM tuned on this machine
 	$(BIN)/servetune tune examples/quickstart.yaml
 
+# Two pytest workers, each taking whole test files: most tests wait on a server, an engine or a timeout, so two at
+# once keep both cores busy; a file's tests share its module fixtures on one worker.
+PYTEST_WORKERS ?= 2
 test: setup podman check ## Run the whole test suite, real engine end-to-end tests included
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q --durations=15 -n $(PYTEST_WORKERS) --dist loadfile
 
 # Style, types and the direction of imports (see docs/architecture.md): cheap, so they run first.
 check: $(VENV)/.installed
@@ -25,7 +28,7 @@ check: $(VENV)/.installed
 
 # Neither an engine nor an engine's environment: the flag tests that read the engines' own parsers are marked `engine`.
 test-fast: $(VENV)/.installed ## Tests that need no engine and no engine environment
-	$(BIN)/python -m pytest -q -m "not e2e and not engine"
+	$(BIN)/python -m pytest -q -m "not e2e and not engine" -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

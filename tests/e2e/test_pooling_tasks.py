@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows import tune
-from tests.support.real_runs import real_engine_spec
+from tests.support.real_runs import FAST_START_ENV, real_engine_spec
 from tuning.store import Store
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,7 @@ def test_a_pooling_task_is_benchmarked_per_batch_size_and_scored_on_input_throug
         engine={
             "venv": str(engine_venv),
             "args": {"dtype": "float32", "enforce-eager": True, "max-model-len": 512, **pooling_args},
-            "env": {"VLLM_CPU_KVCACHE_SPACE": "1"},
+            "env": FAST_START_ENV,
         },
         benchmark={"task": task, "traffic_scenarios": [scenario], "concurrency": [1, 4], "max_requests_per_run": 6},
         objectives=["total_throughput"],

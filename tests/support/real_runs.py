@@ -18,6 +18,11 @@ from tuning.runtime import process_group
 from tuning.spec import TuningSpec
 
 
+# The KV cache a tiny model needs, and the model worker inside the engine-core process: vLLM then starts two
+# processes instead of three, and is ready in ~27 s instead of ~40 s on 2 cores (every e2e trial pays it).
+FAST_START_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+
+
 def real_engine_spec(name: str, model: Path, engine_venv: Path, **sections: Any) -> TuningSpec:
     data: dict[str, Any] = {
         "name": name,
@@ -25,7 +30,7 @@ def real_engine_spec(name: str, model: Path, engine_venv: Path, **sections: Any)
         "engine": {
             "venv": str(engine_venv),
             "args": {"dtype": "float32", "enforce-eager": True, "max-model-len": 512},
-            "env": {"VLLM_CPU_KVCACHE_SPACE": "1"},
+            "env": FAST_START_ENV,
         },
         "deployer": {"kind": "local", "stop_grace": 10},
         "search_space": {"max-num-seqs": [2, 4]},
