@@ -17,7 +17,6 @@ import yaml
 from tuning.runtime import process_group
 from tuning.spec import TuningSpec
 
-
 # The KV cache a tiny model needs, and the model worker inside the engine-core process: vLLM then starts two
 # processes instead of three, and is ready in ~27 s instead of ~40 s on 2 cores (every e2e trial pays it).
 FAST_START_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
