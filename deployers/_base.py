@@ -74,6 +74,12 @@ class Deployment(BaseModel):
     handle: Annotated[SerializeAsAny[EngineHandle], BeforeValidator(_typed_handle)]
     gpus: int = 1
 
+    def helper_label(self, helper: str) -> str:
+        """The process label of a program this process runs beside the engine (genai-bench, its report): the trial's
+        label with this process as its owner, whatever the deployer, so a sweep by another run on this machine
+        sees a live owner and leaves it alone."""
+        return f"{EngineLabels(run_id=self.run_id, trial_number=self.trial_number).process_label()}/{helper}"
+
 
 class Deployer(abc.ABC):
     """Where an engine runs. One module per kind (local process, Docker, OME)."""

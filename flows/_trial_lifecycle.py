@@ -192,7 +192,7 @@ class TrialLifecycle:
             if outcome.state is not TrialState.succeeded:
                 outcome.log_tail = self.deployer.logs(self.deployment, _LOG_TAIL_LINES)
             if self.rounds and outcome.results_dir and not direct:
-                start_report(Path(outcome.results_dir), label=f"{self.deployment.label}/genai-bench-report")
+                start_report(Path(outcome.results_dir), label=self.deployment.helper_label("genai-bench-report"))
         self._held.close()
         outcome.timings["total"] = round(time.monotonic() - self._started, 3)
         (record_trial_outcome.fn if direct else record_trial_outcome)(self.run_id, outcome, self.rounds)

@@ -48,7 +48,7 @@ def benchmark(
         deployer.engine.api_backend,
         spec.benchmark.model_copy(update={"traffic_scenarios": [scenario]}),
         folder,
-        label=f"{deployment.label}/genai-bench",
+        label=deployment.helper_label("genai-bench"),
         settles=settles,
         levels=levels,
         limits=RequestLimits.of(spec),

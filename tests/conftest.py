@@ -32,6 +32,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.engine)
 
 
+@pytest.fixture(autouse=True)
+def _piped_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test prints as into a pipe: a pytest-xdist worker inherits COLUMNS=80 and LINES=24 from its start-up,
+    which would make the terminal tables 80 columns wide in one worker and 120 in a plain run."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Keep every test's database, logs and results out of the user's own servetune directory."""

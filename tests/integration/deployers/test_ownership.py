@@ -157,3 +157,24 @@ def test_the_exit_hook_stops_an_engine_the_flow_did_not_tear_down(
         assert process_group.labelled(label) == {}
     finally:
         process_group.stop(pgid, label, grace=1)
+
+
+def test_genai_bench_beside_a_container_carries_its_owner_so_another_runs_sweep_leaves_it(
+    model_dir: Path, sleeping_engine: Path, docker_standin: DockerStandIn, tmp_path: Path
+) -> None:
+    """A run on Docker starts genai-bench on this machine; another run starting here sweeps local orphans. The
+    benchmark must read as owned by a live process, or the other run's sweep stops it mid-round (found when two
+    test workers ran a Docker run and a local run at once)."""
+    client = docker.DockerClient(base_url=docker_standin.url, version="1.43")
+    in_docker = DockerDeployer(make_spec(model_dir, {"kind": "docker", "image": IMAGE}), client=client)
+    deployment = in_docker.deploy("dockerrun", 1, {}, tmp_path / "docker")
+    label = deployment.helper_label("genai-bench")
+    benchmark = process_group.start([str(sleeping_engine)], tmp_path / "bench.log", {}, label)
+    try:
+        assert EngineLabels.from_process_label(label) == EngineLabels(run_id="dockerrun", trial_number=1)
+        other_run = LocalDeployer(make_spec(model_dir, {"kind": "local", "stop_grace": 2}))
+        assert label not in other_run.sweep()
+        assert process_group.is_running(benchmark)
+    finally:
+        process_group.stop(benchmark, label, 2.0)
+        in_docker.teardown(deployment)
