@@ -50,7 +50,9 @@ def test_a_tune_killed_mid_trial_resumes_sweeping_its_container_and_stores_two_r
 
     first = start_cli(spec_file, home)
     try:
-        wait_for(lambda: podman.containers(f"{OWNER}"), 120, "the first trial's container")
+        # A bound, not a sleep: with two test workers on 2 cores the CLI, its temporary Prefect server and the flag
+        # check can take minutes before the container exists.
+        wait_for(lambda: podman.containers(f"{OWNER}"), 300, "the first trial's container")
     finally:
         # kill -9 of the whole job: nothing of servetune's gets to clean up; the container lives on in podman.
         os.killpg(first.pid, signal.SIGKILL)

@@ -371,7 +371,7 @@ def best_card_blocks(store: Store, run: TuningRun, trial: Trial | None) -> list[
         *_headline(run, trial, front),
         *([Paragraph(at_capacity)] if capacity else []),
         *([Paragraph((f"Confirmation: {confirmed}.",))] if confirmed else []),
-        *([Paragraph((Strong("Against the defaults: "), f"{against}."))] if against else []),
+        *([Paragraph((Strong("Baseline: "), f"{against}."))] if against else []),
         _params_table(trial.params),
         Paragraph(("Launch command (as servetune ran it):",)),
         Command(launch_command(trial)),

@@ -107,7 +107,7 @@ def test_a_prefect_server_gone_longer_than_its_client_retries_ends_the_run_namin
     )
     prefect.stop()
     gave_up = "servetune: lost the Prefect server"
-    wait_for(lambda: gave_up in output.read_text() or tune.poll() is not None, 60, "servetune to give the server up")
+    wait_for(lambda: gave_up in output.read_text() or tune.poll() is not None, 180, "servetune to give the server up")
     # Back now, so Prefect's exit hook can deliver the events it holds (it tries each for seconds while the server
     # is down) and the process ends.
     prefect.start()

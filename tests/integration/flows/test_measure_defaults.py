@@ -56,7 +56,7 @@ def test_the_defaults_run_first_and_as_often_as_the_winner_and_the_result_compar
     else:  # the stand-in serves every configuration alike: the defaults may come out ahead
         assert "the engine's defaults (trial 0) scored best" in summary.message
     card = best_card(store, store.find_run(summary.run_id), next(t for t in trials if t.number == best))
-    assert "**Against the defaults: **" in card
+    assert "**Baseline: **" in card and "the engine's defaults (trial 0)" in card
     with get_client(sync_client=True) as client:
         named = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["trial-0 defaults"])))
     assert named, "the defaults' trial run is named for them in the Prefect UI"
