@@ -58,6 +58,7 @@ class RunLifecycle:
         self.spec, self.store, self.deployer, self.kind = spec, store, deployer, kind
         self.resumed, self.report, self.engine_version = resume, report, engine_version
         self.abandoned: list[int] = []
+        self.environment: dict[str, str] = {}  # as recorded with the run (``record_environment``)
         self.state, self.message = RunState.failed, ""
         self.best: int | None = None
         self._logger = get_run_logger()
@@ -73,7 +74,7 @@ class RunLifecycle:
         try:
             # A resumed run keeps what it learnt from when it began; its host is today's.
             learnt = {k: v for k, v in (self.run.environment or {}).items() if k == WARM_START_KEY}
-            self.store.record_environment(self.run.id, host_environment(self.engine_version) | learnt)
+            self.record_environment(host_environment(self.engine_version) | learnt)
             if swept := self.deployer.sweep():
                 self._logger.warning("removed engines left by crashed runs: %s", swept)
             if self.resumed is not None:
@@ -83,6 +84,10 @@ class RunLifecycle:
             self.__exit__(type(exc), exc, exc.__traceback__)
             raise
         return self
+
+    def record_environment(self, environment: dict[str, str]) -> None:
+        self.environment = environment
+        self.store.record_environment(self.run.id, environment)
 
     @property
     def id(self) -> str:

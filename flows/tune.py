@@ -227,8 +227,7 @@ def _warm_start(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
     if mode is WarmStartMode.off or run.resumed is not None:  # a resumed run's study has them already
         return
     logger = get_run_logger()
-    environment = run.store.find_run(run.id).environment or {}
-    warm = earlier_measurements(run.store, spec, environment, exclude=run.id)
+    warm = earlier_measurements(run.store, spec, run.environment, exclude=run.id)
     for reason in warm.left_out:
         logger.info("warm start: not learning from run %s", reason)
     if mode is WarmStartMode.known:
@@ -238,7 +237,7 @@ def _warm_start(spec: TuningSpec, run: RunLifecycle, search: Search) -> None:
         used = search.first_candidates(warm.known, spec.warm_start.top, ranking.maximize)
     text = f"{mode.value}: {warm.describe(len(used))}"
     logger.info("warm start (%s)", text)
-    run.store.record_environment(run.id, environment | {WARM_START_KEY: text})
+    run.record_environment(run.environment | {WARM_START_KEY: text})
 
 
 def _conclude(spec: TuningSpec, run: RunLifecycle) -> TuneSummary:
@@ -258,7 +257,7 @@ def _conclude(spec: TuningSpec, run: RunLifecycle) -> TuneSummary:
     message = conclusion.message
     if saved := sum(t.saved_seconds or 0.0 for t in trials):
         message += f"; early stops saved about {saved:.0f}s of benchmarking"
-    if warm := (run.store.find_run(run.id).environment or {}).get(WARM_START_KEY):
+    if warm := run.environment.get(WARM_START_KEY):
         message += f"; warm start ({warm})"
     run.conclude(RunState.completed, message, best_number)
     return TuneSummary(

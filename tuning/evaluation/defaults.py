@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
-from tuning.evaluation.outcome import MeasuredTrial, TrialState, measured_runs
+from tuning.evaluation.outcome import MeasuredTrial, TrialState, measured_runs, scored
 from tuning.evaluation.pareto import Goal
 
 
@@ -46,12 +46,8 @@ class Measurements:
         return f"mean {self.mean:.4g}, range {self.low:.4g}-{self.high:.4g}, {runs}"
 
 
-def _succeeded(trial: MeasuredTrial) -> bool:
-    return trial.state == TrialState.succeeded and trial.score is not None
-
-
 def _objective(trials: Sequence[MeasuredTrial], trial: MeasuredTrial, index: int, goal: Goal) -> Measurements:
-    runs = measured_runs(trial, trials, _succeeded)
+    runs = measured_runs(trial, trials, scored)
     if goal.multi:
         return Measurements([float(t.objective_scores[index]) for t in runs if t.objective_scores])
     return Measurements([float(t.score) for t in runs if t.score is not None])
@@ -98,7 +94,7 @@ def defaults_trial(trials: Sequence[MeasuredTrial]) -> MeasuredTrial | None:
 def improvements(trials: Sequence[MeasuredTrial], best: MeasuredTrial, goal: Goal) -> list[Improvement] | None:
     """The best against the defaults on each objective; None without a succeeded, feasible defaults trial."""
     defaults = defaults_trial(trials)
-    if defaults is None or not _succeeded(defaults) or not defaults.feasible:
+    if defaults is None or not scored(defaults) or not defaults.feasible:
         return None
     return [
         Improvement(

@@ -94,6 +94,11 @@ class MeasuredTrial(Protocol):
     def stopped_early(self) -> str | None: ...
 
 
+def scored(trial: MeasuredTrial) -> bool:
+    """A trial that succeeded with a score: one that counts as a measurement of its configuration."""
+    return trial.state == TrialState.succeeded and trial.score is not None
+
+
 def measured_runs(
     trial: MeasuredTrial, trials: Sequence[MeasuredTrial], counts: Callable[[MeasuredTrial], bool]
 ) -> list[MeasuredTrial]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from tuning.evaluation.defaults import versus_defaults
-from tuning.evaluation.outcome import MeasuredTrial, TrialState, measured_runs
+from tuning.evaluation.defaults import Measurements, versus_defaults
+from tuning.evaluation.outcome import MeasuredTrial, TrialState, measured_runs, scored
 from tuning.evaluation.pareto import Front, Goal, pareto_front
 
 
@@ -34,17 +34,13 @@ class Candidate:
         return min(self.scores), max(self.scores)
 
 
-def _succeeded(trial: MeasuredTrial) -> bool:
-    return trial.state == TrialState.succeeded and trial.score is not None
-
-
 def ranked_candidates(trials: Sequence[MeasuredTrial], maximize: bool) -> list[Candidate]:
     """Succeeded search trials, best mean first; feasible only if every measurement of them was."""
     ranked = []
     for trial in trials:
-        if trial.confirms is not None or not _succeeded(trial):
+        if trial.confirms is not None or not scored(trial):
             continue
-        runs = measured_runs(trial, trials, _succeeded)
+        runs = measured_runs(trial, trials, scored)
         scores = [float(t.score) for t in runs if t.score is not None]
         ranked.append(Candidate(trial, scores, feasible=all(t.feasible for t in runs)))
     return sorted(ranked, key=lambda c: c.mean, reverse=maximize)
@@ -71,7 +67,7 @@ def confirmation_note(trials: Sequence[MeasuredTrial], maximize: bool) -> str | 
     note = f"trial {first.trial.number} confirmed over {len(first.scores)} runs: {_range(first)}"
     if len(confirmed) > 1:
         second = confirmed[1]
-        overlap = first.spread[0] <= second.spread[1] and second.spread[0] <= first.spread[1]
+        overlap = Measurements(first.scores).overlaps(Measurements(second.scores))
         if overlap:
             note += (
                 f"; it cannot be told apart from trial {second.trial.number} ({_range(second)}): their "

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import fmean
-from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from tuning.evaluation.outcome import RunState, TrialState, measured_runs
+from tuning.evaluation.outcome import RunState, measured_runs, scored
 from tuning.search.known import KnownResult
 from tuning.spec import TuningSpec
 from tuning.store._store import Store, as_seen
@@ -38,10 +37,10 @@ def hardware_class(environment: Mapping[str, str], spec: TuningSpec) -> str:
 def _differences(earlier: TuningRun, spec: TuningSpec, environment: Mapping[str, str]) -> list[str]:
     """What differs between an earlier run and the new one, in the words a log line uses; empty when it matches."""
     try:
-        stored = TuningSpec.model_validate(earlier.spec).model_dump(mode="json")
+        earlier_spec = TuningSpec.model_validate(earlier.spec)
     except ValidationError:
         return ["its spec no longer validates"]
-    current = spec.model_dump(mode="json")
+    stored, current = earlier_spec.model_dump(mode="json"), spec.model_dump(mode="json")
     found = [section for section in _SAME_SECTIONS if stored.get(section) != current.get(section)]
     for key in ("name", "args"):
         if stored["engine"].get(key) != current["engine"].get(key):
@@ -49,7 +48,7 @@ def _differences(earlier: TuningRun, spec: TuningSpec, environment: Mapping[str,
     before = earlier.environment or {}
     if before.get("engine version") != environment.get("engine version"):
         found.append(f"engine version ({before.get('engine version')} then, {environment.get('engine version')} now)")
-    if hardware_class(before, TuningSpec.model_validate(earlier.spec)) != hardware_class(environment, spec):
+    if hardware_class(before, earlier_spec) != hardware_class(environment, spec):
         found.append("hardware class")
     return found
 
@@ -57,14 +56,11 @@ def _differences(earlier: TuningRun, spec: TuningSpec, environment: Mapping[str,
 def _known(trials: list[Trial], run: TuningRun, objectives: int) -> list[KnownResult]:
     """A run's measured configurations (not the defaults), each the mean of every measurement of it."""
 
-    def counts(trial: Any) -> bool:
-        return bool(trial.state == TrialState.succeeded and trial.score is not None)
-
     known = []
     for trial in trials:
-        if trial.confirms is not None or not trial.params or not counts(trial):
+        if trial.confirms is not None or not trial.params or not scored(trial):
             continue
-        runs = measured_runs(trial, trials, counts)
+        runs = measured_runs(trial, trials, scored)
         if objectives > 1:
             columns = [t.objective_scores for t in runs if t.objective_scores and len(t.objective_scores) == objectives]
             values = [fmean(column) for column in zip(*columns, strict=True)] if columns else []

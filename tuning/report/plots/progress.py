@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from matplotlib.ticker import MaxNLocator
 
-from tuning.evaluation.defaults import defaults_trial, measures_defaults
-from tuning.evaluation.outcome import TrialState
+from tuning.evaluation.defaults import Measurements, defaults_trial
+from tuning.evaluation.outcome import TrialState, measured_runs, scored
 from tuning.report.figure import Figure
 from tuning.report.plots._canvas import Mark, drawing, mark_picked, rendered
 from tuning.report.plots._run import RunView
@@ -69,11 +69,10 @@ def search_progress(view: RunView) -> Figure | None:
             best_numbers, best_values, where="post", color="#2ca02c", linewidth=1.5, label="best so far (feasible)"
         )
     defaults = defaults_trial(trials)
-    if defaults is not None and defaults.score is not None:
-        measured = [t.score for t in trials if measures_defaults(t) and t.score is not None]
-        level = sum(measured) / len(measured)
-        runs = f"mean of {len(measured)} runs" if len(measured) > 1 else "one run"
-        axes.axhline(level, color="#555555", linestyle="--", linewidth=1, label=f"engine defaults ({runs})")
+    if defaults is not None and scored(defaults):
+        measured = Measurements([float(t.score or 0.0) for t in measured_runs(defaults, trials, scored)])
+        runs = f"mean of {len(measured.values)} runs" if len(measured.values) > 1 else "one run"
+        axes.axhline(measured.mean, color="#555555", linestyle="--", linewidth=1, label=f"engine defaults ({runs})")
     best = next((t for t in trials if t.number == view.best), None)
     if best is not None and best.score is not None:
         mark_picked(axes, [best.number], [best.score], f"best: trial {best.number}")
