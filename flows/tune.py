@@ -25,7 +25,7 @@ from flows._plots import PlotArtifacts
 from flows._run_lifecycle import RunLifecycle
 from tuning.errors import ServetuneError, UserInputError
 from tuning.evaluation.defaults import defaults_trial, measures_defaults
-from tuning.evaluation.outcome import RunState, TrialState
+from tuning.evaluation.outcome import Phase, RunState, TrialState
 from tuning.evaluation.pareto import Goal
 from tuning.evaluation.ranking import conclude, leaders
 from tuning.report.figure import Figure
@@ -35,6 +35,9 @@ from tuning.search.study import Search, TrialNote, study_name
 from tuning.spec import Configuration, TuningSpec, WarmStartMode
 from tuning.store import Store, Trial
 from tuning.store.warm_start import WARM_START_KEY, earlier_measurements
+
+# Phases where a failure is the configuration's: its engine did not start, or never served.
+CONFIGURATION_PHASES = (Phase.deploy.value, Phase.ready.value)
 
 
 class NoTrialSucceeded(ServetuneError, RuntimeError):
@@ -57,8 +60,12 @@ def _summarise_failures(store: Store, run_id: str) -> str:
     return "no trial succeeded:\n" + "\n".join(lines)
 
 
-def _tell(search: Search, recorded: Trial | None, number: int) -> None:
-    """Tell the study how a trial ended, as the store recorded it (and, for optuna-dashboard, in servetune's words)."""
+def _tell(search: Search, recorded: Trial | None, number: int, hard_slos: int | None = None) -> None:
+    """Tell the study how a trial ended, as the store recorded it (and, for optuna-dashboard, in servetune's words).
+
+    A configuration whose engine failed to start or never served is taught to the sampler as infeasible
+    (``Search.tell_infeasible``, given ``hard_slos``: not for a confirmation run). A failure later on (the
+    benchmark, the scoring) may be the machine's rather than the configuration's, and stays FAIL."""
     note = trial_note(recorded)
     if recorded is not None and recorded.state == TrialState.succeeded and recorded.score is not None:
         # One value per objective when there are several (``objective_scores``), else the score.
@@ -66,6 +73,14 @@ def _tell(search: Search, recorded: Trial | None, number: int) -> None:
         return
     if recorded is not None and recorded.state == TrialState.pruned:
         search.tell_pruned(number, note)
+        return
+    if (
+        hard_slos is not None
+        and recorded is not None
+        and recorded.state == TrialState.failed
+        and recorded.phase in CONFIGURATION_PHASES
+    ):
+        search.tell_infeasible(number, hard_slos, note)
         return
     search.tell_failed(number, note)
     # Prefect hands a subflow's Ctrl-C back as a Crashed state; the store says what really happened.
@@ -121,7 +136,7 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArti
             break
         for number in runs.wait_finished():
             in_flight.pop(number)
-            _tell(search, store.trial(run_id, number), number)
+            _tell(search, store.trial(run_id, number), number, hard_slos)
             waiting, twins[:] = list(twins), []
             for twin in waiting:  # a result is known now, or the twin failed and the configuration runs itself
                 place(*twin)

@@ -23,7 +23,7 @@ from tuning.search.samplers.constraints import ABANDONED_ATTR, CONSTRAINTS_ATTR,
 from tuning.search.space import configurations, grid_size
 from tuning.spec import SETTLED_AFTER_REPEATS, Configuration, StrategyName, TuningSpec
 
-__all__ = ["CONSTRAINTS_ATTR", "Reporter", "Search", "TrialNote", "study_name", "study_storage"]
+__all__ = ["CONSTRAINTS_ATTR", "FAILED_ATTR", "Reporter", "Search", "TrialNote", "study_name", "study_storage"]
 
 # Trial attribute of a confirmation run: the number of the trial it measures again.
 CONFIRMS_ATTR = "servetune_confirms"
@@ -35,6 +35,9 @@ DEFAULTS_ATTR = "servetune_defaults"
 KNOWN_ATTR = "servetune_known_from"
 # Trial attribute of a defaults measurement that succeeded: its values, as the study keeps it FAIL (see _new_trial).
 VALUES_ATTR = "servetune_values"
+# Trial attribute of a configuration that failed to run (its engine crashed, ran out of memory or refused it): told
+# to the sampler as a COMPLETE trial breaking every constraint, so it learns where configurations fail.
+FAILED_ATTR = "servetune_failed"
 # A told trial's reason is cut to this length: optuna-dashboard shows it in a table cell.
 REASON_LENGTH = 160
 
@@ -238,7 +241,7 @@ class Search:
     def _completed_here(self) -> list[FrozenTrial]:
         """Completed trials this run measured (not results known from earlier runs)."""
         completed = self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
-        return [t for t in completed if KNOWN_ATTR not in t.user_attrs]
+        return [t for t in completed if KNOWN_ATTR not in t.user_attrs and FAILED_ATTR not in t.user_attrs]
 
     def measured(self, params: Configuration) -> FrozenTrial | None:
         """An earlier completed trial of this run with exactly these parameters, whose result can be reused."""
@@ -364,6 +367,39 @@ class Search:
         trial.set_user_attr(CONSTRAINTS_ATTR, list(constraints))
         for position, value in enumerate(constraints):
             trial.set_constraint(str(position), value)
+
+    def tell_infeasible(self, number: int, hard_slos: int, note: TrialNote | None = None) -> None:
+        """A configuration that failed to run (the engine crashed, ran out of memory, refused it or never served).
+
+        Most samplers skip a FAIL trial, so a search told only that keeps proposing the region that fails; on GPU
+        spaces, where a fifth to a third of the configurations cannot run, that costs it more trials than random
+        search. So the failure is told as a COMPLETE trial that breaks every constraint (one per hard SLO) with
+        the worst value told so far: TPE ranks it below every feasible trial, and the GP's
+        constraint models learn where failures lie. It is marked, so it is never reused as a measurement.
+        """
+        values = self._worst_values()
+        if values is None or number in self._outside_model:
+            self.tell_failed(number, note)
+            return
+        self._live[number].set_user_attr(FAILED_ATTR, True)
+        self._set_constraints(number, [1.0] * hard_slos)
+        self._note(number, note)
+        self.study.tell(self._live.pop(number), values)
+
+    def _worst_values(self) -> list[float] | None:
+        """Per objective, the worst value told so far; for a maximised one, 0 when none was (no throughput).
+        None when a minimised objective has no value yet: then there is nothing to rank a failure below."""
+        told = [t.values for t in self.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))]
+        worst = []
+        for i, direction in enumerate(self.study.directions):
+            seen = [v[i] for v in told]
+            if direction is optuna.study.StudyDirection.MAXIMIZE:
+                worst.append(min(seen) if seen else 0.0)
+            elif seen:
+                worst.append(max(seen))
+            else:
+                return None
+        return worst
 
     def tell_pruned(self, number: int, note: TrialNote | None = None) -> None:
         self._note(number, note)

@@ -7,7 +7,7 @@ import sqlalchemy
 from optuna.trial import TrialState as OptunaTrialState
 
 from tests.support.factories import make_spec
-from tuning.search.study import CONSTRAINTS_ATTR, Search
+from tuning.search.study import CONSTRAINTS_ATTR, FAILED_ATTR, Search
 from tuning.spec import TuningSpec
 
 
@@ -219,3 +219,38 @@ def test_the_defaults_are_measured_outside_the_budget_and_kept_from_the_sampler(
     complete = search.study.get_trials(deepcopy=False, states=(OptunaTrialState.COMPLETE,))
     assert all(t.params for t in complete) and len(complete) == 5
     assert search.spent == 4
+
+
+def test_a_configuration_that_failed_is_taught_as_infeasible_and_never_reused(database_url: str) -> None:
+    search = Search(_spec({"name": "grid"}, {"max-num-seqs": [1, 2, 4, 8]}), "infeasible", database_url)
+    first, _ = search.ask()
+    search.tell_value(first, 7.0, [-1.0])
+    number, params = search.ask()
+    search.tell_infeasible(number, hard_slos=1)
+    frozen = search.study.trials[number]
+    # COMPLETE, so samplers learn from it: no better than anything measured, and breaking the hard SLO.
+    assert frozen.state is OptunaTrialState.COMPLETE and frozen.value == 7.0
+    assert frozen.user_attrs[FAILED_ATTR] is True and frozen.constraints == {"0": 1.0}
+    assert search.measured(params) is None  # asked again, it runs again rather than reusing a failure as a score
+
+
+def _trials_to_the_boundary(database_url: str, name: str, teach: bool) -> int:
+    """A GP search over max-num-seqs 1..20 where the score rises with it and 11 and up fail to start (out of
+    memory): trials until it has measured the best that runs, 10, right at the failure boundary."""
+    search = Search(_spec({"name": "gp", "seed": 0}, {"max-num-seqs": list(range(1, 21))}), name, database_url)
+    for trials in range(1, 21):
+        number, params = search.ask()
+        if params["max-num-seqs"] == 10:
+            return trials
+        if params["max-num-seqs"] > 10:
+            search.tell_infeasible(number, hard_slos=1) if teach else search.tell_failed(number)
+        else:
+            search.tell_value(number, float(params["max-num-seqs"]), [-1.0])
+    return 21
+
+
+def test_failures_teach_the_search_where_configurations_cannot_run(database_url: str) -> None:
+    taught = _trials_to_the_boundary(database_url, "taught", teach=True)
+    untaught = _trials_to_the_boundary(database_url, "untaught", teach=False)
+    # Told only FAIL, the model extrapolates the rising score into the failing region and runs it first.
+    assert taught < untaught

@@ -33,6 +33,7 @@ from tests.support.paths import REPO
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import Phase, TrialOutcome, TrialState
 from tuning.evaluation.scoring import score
+from tuning.search.study import FAILED_ATTR
 from tuning.spec import ObjectiveSpec, StrategyName, TuningSpec
 from tuning.spec.loading import load_spec
 from tuning.store import Store
@@ -225,7 +226,7 @@ def test_a_replayed_trial_stops_at_the_first_level_that_breaks_a_hard_slo(stored
 
 
 @pytest.mark.parametrize("strategy", [StrategyName.grid, StrategyName.tpe])
-def test_a_replayed_search_tells_the_study_failures_as_failed_and_scores_as_servetune_does(
+def test_a_replayed_search_teaches_the_study_its_failures_and_scores_as_servetune_does(
     stored_run, tmp_path: Path, strategy: StrategyName
 ) -> None:
     store, run_id, rounds = stored_run
@@ -241,8 +242,8 @@ def test_a_replayed_search_tells_the_study_failures_as_failed_and_scores_as_serv
     assert {s.params["max-num-seqs"] for s in steps} == {1, 8}
     for step in steps:
         told = by_number[step.number]
-        if step.params["max-num-seqs"] == 8:  # recorded as timed out
-            assert step.failed and told.state is optuna.trial.TrialState.FAIL
+        if step.params["max-num-seqs"] == 8:  # recorded as timed out: taught as infeasible, never as a score
+            assert step.failed and step.value is None and FAILED_ATTR in told.user_attrs
         else:
             assert not step.failed and told.state is optuna.trial.TrialState.COMPLETE
             assert told.value == pytest.approx(expected)
