@@ -60,11 +60,11 @@ def _summarise_failures(store: Store, run_id: str) -> str:
     return "no trial succeeded:\n" + "\n".join(lines)
 
 
-def _tell(search: Search, recorded: Trial | None, number: int, hard_slos: int | None = None) -> None:
+def _tell(search: Search, recorded: Trial | None, number: int, searched: bool = False) -> None:
     """Tell the study how a trial ended, as the store recorded it (and, for optuna-dashboard, in servetune's words).
 
     A configuration whose engine failed to start or never served is taught to the sampler as infeasible
-    (``Search.tell_infeasible``, given ``hard_slos``: not for a confirmation run). A failure later on (the
+    (``Search.tell_infeasible``; a ``searched`` trial only, not a confirmation run). A failure later on (the
     benchmark, the scoring) may be the machine's rather than the configuration's, and stays FAIL."""
     note = trial_note(recorded)
     if recorded is not None and recorded.state == TrialState.succeeded and recorded.score is not None:
@@ -75,12 +75,12 @@ def _tell(search: Search, recorded: Trial | None, number: int, hard_slos: int | 
         search.tell_pruned(number, note)
         return
     if (
-        hard_slos is not None
+        searched
         and recorded is not None
         and recorded.state == TrialState.failed
         and recorded.phase in CONFIGURATION_PHASES
     ):
-        search.tell_infeasible(number, hard_slos, note)
+        search.tell_infeasible(number, note)
         return
     search.tell_failed(number, note)
     # Prefect hands a subflow's Ctrl-C back as a Crashed state; the store says what really happened.
@@ -101,7 +101,6 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArti
         UUID, create_progress_artifact(0.0, key=f"{spec.name}-progress", description=f"Trials done in run {run_id}")
     )
     available = gpus_available(spec)
-    hard_slos = sum(slo.hard for slo in spec.slos)
     in_flight: dict[int, Configuration] = {}
     twins: list[tuple[int, Configuration]] = []
 
@@ -116,7 +115,7 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArti
         elif (why := rejection(spec, params, available)) is not None:
             logger.warning("trial %d rejected before deployment: %s", number, why)
             store.record_not_run(run_id, number, params, TrialState.rejected, f"rejected: {why}")
-            search.tell_rejected(number, hard_slos, TrialNote(TrialState.rejected, f"rejected: {why}"))
+            search.tell_rejected(number, TrialNote(TrialState.rejected, f"rejected: {why}"))
         else:
             in_flight[number] = params
             runs.start(number, params)
@@ -136,7 +135,7 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArti
             break
         for number in runs.wait_finished():
             in_flight.pop(number)
-            _tell(search, store.trial(run_id, number), number, hard_slos)
+            _tell(search, store.trial(run_id, number), number, searched=True)
             waiting, twins[:] = list(twins), []
             for twin in waiting:  # a result is known now, or the twin failed and the configuration runs itself
                 place(*twin)

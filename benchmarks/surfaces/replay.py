@@ -141,7 +141,7 @@ def replay_search(
             continue
         trial = replay.trial(searched, params)
         if trial.failed or trial.score is None:
-            search.tell_infeasible(number, sum(slo.hard for slo in spec.slos))
+            search.tell_infeasible(number)
             yield SearchStep(number, params, TrialState.failed, value=None, feasible=False)
             continue
         measured = trial.score

@@ -113,6 +113,8 @@ class Search:
         self.space = OptunaSpace(spec.search_space, walk_grid, recorded)
         self.distributions = self.space.distributions
         self.walk_grid = walk_grid
+        # One Optuna constraint per hard SLO: what a configuration that cannot run is told it broke.
+        self._hard_slos = sum(slo.hard for slo in spec.slos)
         self._live: dict[int, optuna.Trial] = {}
         self._outside_model: set[int] = set()  # the defaults' measurements: told to the study, not to its sampler
         new = not self.study.trials
@@ -350,13 +352,13 @@ class Search:
             return
         self.study.tell(self._live.pop(number), values)
 
-    def tell_rejected(self, number: int, hard_slos: int, note: TrialNote | None = None) -> None:
+    def tell_rejected(self, number: int, note: TrialNote | None = None) -> None:
         """A configuration that could not run. With hard SLOs, a constrained sampler learns it as infeasible
         (PRUNED, every constraint broken); without them there is nothing to learn it from, so it is FAIL."""
-        if not hard_slos:
+        if not self._hard_slos:
             self.tell_failed(number, note)
             return
-        self._set_constraints(number, [1.0] * hard_slos)
+        self._set_constraints(number, [1.0] * self._hard_slos)
         self._note(number, note)
         self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
 
@@ -368,7 +370,7 @@ class Search:
         for position, value in enumerate(constraints):
             trial.set_constraint(str(position), value)
 
-    def tell_infeasible(self, number: int, hard_slos: int, note: TrialNote | None = None) -> None:
+    def tell_infeasible(self, number: int, note: TrialNote | None = None) -> None:
         """A configuration that failed to run (the engine crashed, ran out of memory, refused it or never served).
 
         Most samplers skip a FAIL trial, so a search told only that keeps proposing the region that fails; on GPU
@@ -382,7 +384,7 @@ class Search:
             self.tell_failed(number, note)
             return
         self._live[number].set_user_attr(FAILED_ATTR, True)
-        self._set_constraints(number, [1.0] * hard_slos)
+        self._set_constraints(number, [1.0] * self._hard_slos)
         self._note(number, note)
         self.study.tell(self._live.pop(number), values)
 

@@ -68,7 +68,7 @@ def test_a_rejected_configuration_is_learnt_as_infeasible_by_a_constrained_sampl
     )
     search = Search(spec, "rejected-told", database_url)
     number, _ = search.ask()  # type: ignore[misc]
-    search.tell_rejected(number, hard_slos=1)
+    search.tell_rejected(number)
     told = search.study.trials[number]
     assert told.state.name == "PRUNED" and told.user_attrs["servetune_constraints"] == [1.0]
 

@@ -11,8 +11,8 @@ from tuning.search.study import CONSTRAINTS_ATTR, FAILED_ATTR, Search
 from tuning.spec import TuningSpec
 
 
-def _spec(strategy: dict, space: dict) -> TuningSpec:
-    return make_spec("search-test", search_space=space, strategy=strategy)
+def _spec(strategy: dict, space: dict, slos: list[dict] | None = None) -> TuningSpec:
+    return make_spec("search-test", search_space=space, strategy=strategy, slos=slos or [])
 
 
 def _drain(search: Search, value_of=lambda params: 1.0) -> list[dict]:
@@ -221,12 +221,16 @@ def test_the_defaults_are_measured_outside_the_budget_and_kept_from_the_sampler(
     assert search.spent == 4
 
 
+# One hard SLO: a configuration that cannot run is told it broke it.
+TTFT_SLO = {"metric": "ttft", "max": 1.0}
+
+
 def test_a_configuration_that_failed_is_taught_as_infeasible_and_never_reused(database_url: str) -> None:
-    search = Search(_spec({"name": "grid"}, {"max-num-seqs": [1, 2, 4, 8]}), "infeasible", database_url)
+    search = Search(_spec({"name": "grid"}, {"max-num-seqs": [1, 2, 4, 8]}, [TTFT_SLO]), "infeasible", database_url)
     first, _ = search.ask()
     search.tell_value(first, 7.0, [-1.0])
     number, params = search.ask()
-    search.tell_infeasible(number, hard_slos=1)
+    search.tell_infeasible(number)
     frozen = search.study.trials[number]
     # COMPLETE, so samplers learn from it: no better than anything measured, and breaking the hard SLO.
     assert frozen.state is OptunaTrialState.COMPLETE and frozen.value == 7.0
@@ -237,13 +241,17 @@ def test_a_configuration_that_failed_is_taught_as_infeasible_and_never_reused(da
 def _trials_to_the_boundary(database_url: str, name: str, teach: bool) -> int:
     """A GP search over max-num-seqs 1..20 where the score rises with it and 11 and up fail to start (out of
     memory): trials until it has measured the best that runs, 10, right at the failure boundary."""
-    search = Search(_spec({"name": "gp", "seed": 0}, {"max-num-seqs": list(range(1, 21))}), name, database_url)
+    spec = _spec({"name": "gp", "seed": 0}, {"max-num-seqs": list(range(1, 21))}, [TTFT_SLO])
+    search = Search(spec, name, database_url)
     for trials in range(1, 21):
         number, params = search.ask()
         if params["max-num-seqs"] == 10:
             return trials
         if params["max-num-seqs"] > 10:
-            search.tell_infeasible(number, hard_slos=1) if teach else search.tell_failed(number)
+            if teach:
+                search.tell_infeasible(number)
+            else:
+                search.tell_failed(number)
         else:
             search.tell_value(number, float(params["max-num-seqs"]), [-1.0])
     return 21
