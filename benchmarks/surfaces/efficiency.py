@@ -15,15 +15,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from benchmarks.surfaces.replay import SurfaceGap, SurfaceReplay, replay_search
+from benchmarks.surfaces.replay import SurfaceGap, SurfaceReplay, replay_confirmation, replay_search
 from benchmarks.surfaces.surface import Surface, config_key
 from tuning.search.known import KnownResult
-from tuning.spec import SLOSpec, StrategyName, TuningSpec, WarmStartMode
+from tuning.spec import ConfirmationSpec, SLOSpec, StrategyName, TuningSpec, WarmStartMode
 from tuning.spec.loading import InvalidFile, describe_validation_error, load_spec, read_document
 
 TOLERANCE = 0.02
 TARGET_SHARE = 0.15
 TARGET_RATE = 0.9
+# The noise of a replayed confirmation is drawn from seed * CONFIRMATION_SEEDS + trials: apart from the search's own.
+CONFIRMATION_SEEDS = 1_000_003
 
 
 class UsageError(ValueError):
@@ -83,6 +85,18 @@ def load_inputs(surface_path: Path, spec_path: Path | None, slos_arg: str | None
     return spec
 
 
+def without_confirmation(spec: TuningSpec) -> TuningSpec:
+    """The spec with no confirmation step: a run reports its best single measurement."""
+    return spec.model_copy(update={"confirmation": ConfirmationSpec(top=0)})
+
+
+def confirmation_text(spec: TuningSpec) -> str:
+    confirmation = spec.confirmation
+    if confirmation.top == 0:
+        return "none (the best single measurement is reported)"
+    return f"the {confirmation.top} leaders, {confirmation.repeats} more run(s) each"
+
+
 def surface_facts(spec: TuningSpec, replay: SurfaceReplay) -> SurfaceFacts:
     from tuning.search.space import SearchSpaceError, grid
 
@@ -123,22 +137,27 @@ def trials_to_reach(
     known: Sequence[KnownResult] = (),
     warm: WarmStartMode = WarmStartMode.off,
 ) -> float:
-    """Trials a search ran until the configuration it would report was within 2% of the optimum; inf if never
-    (within ``max_trials``, by default the grid's size). ``known`` and ``warm``: a warm start (``replay_search``)."""
-    trials, incumbent = 0, None
+    """Trials a run needed until the configuration it would report was within 2% of the optimum; inf if never
+    (within ``max_trials`` search trials, by default the grid's size). ``known`` and ``warm``: a warm start
+    (``replay_search``).
+
+    After each search trial the run is stopped there in thought: its confirmation step is replayed
+    (``replay_confirmation``, with noise drawn apart from the search's) and its best decided as a real run decides
+    it. The count is the search trials so far plus those confirmation runs: what a user who had set
+    ``max_trials`` there would have spent to get that answer."""
+    trials, measured = 0, []
     budget = max_trials or facts.configurations
     steps = replay_search(spec, replay, strategy, seed, budget, known=known, warm=warm)
     for step in steps:
         if step.repeat:
             continue
         trials += 1
-        if step.feasible and step.value is not None:
-            better = incumbent is None or (step.value > incumbent[0] if facts.maximize else step.value < incumbent[0])
-            if better:
-                incumbent = (step.value, config_key(step.params))
-        if incumbent is not None and incumbent[1] in facts.good:
+        measured.append(step)
+        aside = SurfaceReplay(replay.surface, replay.noise, seed * CONFIRMATION_SEEDS + trials)
+        confirmation = replay_confirmation(spec, aside, measured)
+        if confirmation.best is not None and config_key(confirmation.best.params) in facts.good:
             steps.close()
-            return trials
+            return trials + len(confirmation.runs)
     steps.close()
     return math.inf
 

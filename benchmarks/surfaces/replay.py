@@ -28,12 +28,22 @@ from benchmarks.surfaces.surface import Surface, SurfaceGap, config_key
 from tuning.evaluation.early_stop import early_stop
 from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import TrialState
+from tuning.evaluation.pareto import Goal
+from tuning.evaluation.ranking import decided_best, leaders
 from tuning.evaluation.scoring import Score, score_trial
 from tuning.evaluation.surface import with_noise
 from tuning.search.known import KnownResult
 from tuning.spec import Configuration, StrategyName, StrategySpec, TuningSpec, WarmStartMode
 
-__all__ = ["ReplayedTrial", "SearchStep", "SurfaceGap", "SurfaceReplay", "replay_search"]
+__all__ = [
+    "Confirmation",
+    "ReplayedTrial",
+    "SearchStep",
+    "SurfaceGap",
+    "SurfaceReplay",
+    "replay_confirmation",
+    "replay_search",
+]
 
 
 @dataclass
@@ -80,9 +90,11 @@ class SurfaceReplay:
 
 @dataclass
 class SearchStep:
-    """One trial number of a replayed search: a configuration run (or failed), or a repeat of an earlier one.
+    """One trial number of a replayed search: a configuration run (or failed), or a repeat of an earlier one; or a
+    confirmation run, which names the trial it measures again in ``confirms``.
 
     ``value`` is the score of the objective that ranks; ``objective_scores`` has one per objective of the spec.
+    It reads as a recorded trial (``tuning.evaluation.outcome.MeasuredTrial``), so a real run's ranking ranks it.
     """
 
     number: int
@@ -92,6 +104,13 @@ class SearchStep:
     feasible: bool
     objective_scores: list[float] = field(default_factory=list)
     constraints: list[float] = field(default_factory=list)
+    confirms: int | None = None
+    violations: tuple = ()
+    stopped_early: str | None = None
+
+    @property
+    def score(self) -> float | None:
+        return self.value
 
     @property
     def repeat(self) -> bool:
@@ -139,21 +158,50 @@ def replay_search(
             search.tell_repeat(number, earlier)
             yield SearchStep(number, params, TrialState.repeated, first.value, first.feasible, first.objective_scores)
             continue
-        trial = replay.trial(searched, params)
-        if trial.failed or trial.score is None:
+        step = _step(number, replay.trial(searched, params))
+        if step.failed:
             search.tell_infeasible(number)
-            yield SearchStep(number, params, TrialState.failed, value=None, feasible=False)
-            continue
-        measured = trial.score
-        step = SearchStep(
-            number,
-            params,
-            TrialState.succeeded,
-            measured.value,
-            measured.feasible,
-            measured.objective_scores,
-            list(measured.constraints),
-        )
-        told[config_key(params)] = step
-        search.tell_value(number, measured.objective_scores, measured.constraints)
+        else:
+            told[config_key(params)] = step
+            search.tell_value(number, step.objective_scores, step.constraints)
         yield step
+
+
+def _step(number: int, trial: ReplayedTrial, confirms: int | None = None) -> SearchStep:
+    """A replayed trial as one step of a search: failed (no score), or scored."""
+    if trial.failed or trial.score is None:
+        return SearchStep(number, trial.params, TrialState.failed, None, False, confirms=confirms)
+    score = trial.score
+    return SearchStep(
+        number,
+        trial.params,
+        TrialState.succeeded,
+        score.value,
+        score.feasible,
+        score.objective_scores,
+        list(score.constraints),
+        confirms=confirms,
+    )
+
+
+@dataclass
+class Confirmation:
+    """What a run that stopped after ``measured`` would report: the confirmation ``runs`` it took, and its ``best``
+    (None when no configuration met every hard SLO in each of its measurements)."""
+
+    runs: list[SearchStep]
+    best: SearchStep | None
+
+
+def replay_confirmation(spec: TuningSpec, replay: SurfaceReplay, measured: Sequence[SearchStep]) -> Confirmation:
+    """A real run's confirmation step, replayed after the search trials ``measured``: each of the leaders measured
+    ``confirmation.repeats`` more times, then the best chosen on every measurement, as ``flows/tune.py`` does."""
+    trials = [step for step in measured if not step.repeat]
+    number = max((step.number for step in trials), default=-1) + 1
+    runs: list[SearchStep] = []
+    for original in leaders(trials, Goal.of_spec(spec))[: spec.confirmation.top]:
+        for _ in range(spec.confirmation.repeats):
+            runs.append(_step(number, replay.trial(spec, original.params), confirms=original.number))
+            number += 1
+    best = decided_best([*trials, *runs], Goal.of_spec(spec))
+    return Confirmation(runs, best if isinstance(best, SearchStep) else None)

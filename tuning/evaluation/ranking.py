@@ -58,6 +58,14 @@ def best_trial(trials: Sequence[MeasuredTrial], maximize: bool) -> MeasuredTrial
     return feasible[0].trial if feasible else None
 
 
+def decided_best(trials: Sequence[MeasuredTrial], goal: Goal) -> MeasuredTrial | None:
+    """The configuration ``conclude`` would name the run's best, without the message that says why."""
+    if goal.multi:
+        picked = pareto_front(trials, goal).picked
+        return picked.trial if picked is not None else None
+    return best_trial(trials, goal.maximize[0])
+
+
 def confirmation_note(trials: Sequence[MeasuredTrial], maximize: bool) -> str | None:
     """How the confirmed leaders compare, when configurations were measured more than once."""
     confirmed = [c for c in ranked_candidates(trials, maximize) if c.feasible and len(c.scores) > 1]

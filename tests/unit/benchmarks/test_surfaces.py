@@ -19,12 +19,13 @@ import yaml
 
 from benchmarks.surfaces.record import export
 from benchmarks.surfaces.record import main as record_main
-from benchmarks.surfaces.replay import SurfaceGap, SurfaceReplay, replay_search
+from benchmarks.surfaces.replay import SearchStep, SurfaceGap, SurfaceReplay, replay_confirmation, replay_search
 from benchmarks.surfaces.sample_efficiency import (
     load_inputs,
     markers,
     surface_facts,
     trials_to_reach,
+    without_confirmation,
 )
 from benchmarks.surfaces.sample_efficiency import main as efficiency_main
 from benchmarks.surfaces.surface import METRIC_COLUMNS, SurfaceError, config_key, read_surface, write_surface
@@ -34,7 +35,7 @@ from tuning.evaluation.metrics import RoundMetrics
 from tuning.evaluation.outcome import Phase, TrialOutcome, TrialState
 from tuning.evaluation.scoring import score
 from tuning.search.study import FAILED_ATTR
-from tuning.spec import ObjectiveSpec, StrategyName, TuningSpec
+from tuning.spec import ConfirmationSpec, ObjectiveSpec, StrategyName, TuningSpec
 from tuning.spec.loading import load_spec
 from tuning.store import Store
 
@@ -374,3 +375,47 @@ def test_a_surface_without_a_gpus_column_replays_one_gpu_and_one_with_it_divides
     four = SurfaceReplay(read_surface(out)).trial(spec, params).score
     assert one is not None and four is not None
     assert four.value == pytest.approx(one.value / 4)
+
+
+def _measured(spec: TuningSpec, replay: SurfaceReplay, params: dict, number: int, value: float | None = None):
+    """A search trial as the replayed search yields it; ``value`` overrides the measured score (a lucky run)."""
+    score = replay.trial(spec, params).score
+    assert score is not None
+    measured = score.value if value is None else value
+    return SearchStep(number, params, TrialState.succeeded, measured, score.feasible, [measured], [])
+
+
+def test_a_replayed_run_confirms_its_leaders_and_reports_the_best_mean_as_a_real_run_does() -> None:
+    recorded = load_inputs(SURFACE, None, "none")
+    surface = read_surface(SURFACE)
+    replay = SurfaceReplay(surface)  # no noise: a confirmation run measures what the surface recorded
+    ranked = sorted(
+        (m.params for m in surface.measurements.values()),
+        key=lambda p: replay.trial(recorded, p).score.value,  # type: ignore[union-attr]
+    )
+    worst, best = ranked[0], ranked[-1]
+    true_best = replay.trial(recorded, best).score.value  # type: ignore[union-attr]
+    true_worst = replay.trial(recorded, worst).score.value  # type: ignore[union-attr]
+    lucky = true_best + (true_best - true_worst) / 2  # one measurement of the worst configuration came out on top
+    measured = [_measured(recorded, replay, p, n, lucky if p == worst else None) for n, p in enumerate(ranked)]
+
+    unconfirmed = replay_confirmation(without_confirmation(recorded), replay, measured)
+    assert unconfirmed.runs == [] and unconfirmed.best is not None and unconfirmed.best.params == worst
+
+    two = recorded.model_copy(update={"confirmation": ConfirmationSpec(top=2, repeats=1)})
+    confirmed = replay_confirmation(two, replay, measured)
+    assert [run.confirms for run in confirmed.runs] == [0, len(ranked) - 1]  # the two leaders, lucky one first
+    assert [run.number for run in confirmed.runs] == [len(ranked), len(ranked) + 1]
+    assert confirmed.best is not None and confirmed.best.params == best
+
+
+def test_the_trials_to_reach_the_optimum_count_the_confirmation_runs_a_user_would_pay_for() -> None:
+    recorded = load_inputs(SURFACE, None, "none")
+    surface = read_surface(SURFACE)
+    facts = surface_facts(recorded, SurfaceReplay(surface))
+    alone = trials_to_reach(without_confirmation(recorded), facts, SurfaceReplay(surface), StrategyName.grid, 0)
+    for top in (1, 3):
+        spec = recorded.model_copy(update={"confirmation": ConfirmationSpec(top=top, repeats=2)})
+        confirmed = trials_to_reach(spec, facts, SurfaceReplay(surface), StrategyName.grid, 0)
+        # Without noise the same configuration wins; reaching it costs each leader's two more runs.
+        assert confirmed == alone + 2 * min(top, alone)
