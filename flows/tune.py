@@ -115,7 +115,7 @@ def _search(spec: TuningSpec, run: RunLifecycle, search: Search, plots: PlotArti
         elif (why := rejection(spec, params, available)) is not None:
             logger.warning("trial %d rejected before deployment: %s", number, why)
             store.record_not_run(run_id, number, params, TrialState.rejected, f"rejected: {why}")
-            search.tell_rejected(number, TrialNote(TrialState.rejected, f"rejected: {why}"))
+            search.tell_infeasible(number, TrialNote(TrialState.rejected, f"rejected: {why}"))
         else:
             in_flight[number] = params
             runs.start(number, params)

@@ -9,7 +9,9 @@ from tuning.spec import Configuration, EngineSpec, ModelSpec, TuningSpec
 
 if TYPE_CHECKING:
     from deployers.engines._flags import EngineFlags
+    from deployers.engines._memory import ShapeFlags
     from deployers.engines._neutral import NeutralFlag
+    from tuning.evaluation.memory_fit import ServingShape
 
 
 def flag_args(params: Configuration) -> list[str]:
@@ -39,6 +41,8 @@ class EngineAdapter(abc.ABC):
     neutral_flags: ClassVar[dict[str, NeutralFlag]] = {}
     #: A pre-quantized model's ``quant_method`` -> the weights methods this engine serves it with.
     quantized_kernels: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: The flags that decide what the engine holds in each GPU's memory.
+    shape_flags: ClassVar[ShapeFlags]
 
     def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec
@@ -81,6 +85,12 @@ class EngineAdapter(abc.ABC):
         Only rules the engine itself enforces at start-up belong here, so no GPU time is spent learning them.
         """
         return None
+
+    def serving_shape(self, params: Configuration) -> ServingShape:
+        """What an engine started with ``params`` holds on each GPU, as far as its flags say (the memory fit)."""
+        from deployers.engines._memory import serving_shape
+
+        return serving_shape(self.parameters(params), self.shape_flags)
 
     def flags(self) -> EngineFlags:
         """The engine's flags as its own parser defines them, read with ``engine.python``/``engine.venv``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from deployers.engines._base import EngineAdapter, flag_args
+from deployers.engines._memory import ShapeFlags
 from deployers.engines._neutral import NeutralFlag
 from tuning.spec import Configuration, ModelSpec
 
@@ -44,6 +45,18 @@ class SglangAdapter(EngineAdapter):
         "awq": ("awq", "awq_marlin"),
         "gptq": ("gptq", "gptq_marlin"),
     }
+
+    shape_flags: ClassVar[ShapeFlags] = ShapeFlags(
+        tensor=_TENSOR,
+        pipeline=_PIPELINE,
+        data=_DATA,
+        max_model_len="context-length",
+        batched_tokens="chunked-prefill-size",
+        memory_fraction="mem-fraction-static",
+        # SGLang works its default out from the GPU's memory; none is above this, so the fit is never stricter.
+        default_memory_fraction=0.95,
+        expert_size="ep-size",
+    )
 
     def launcher(self) -> list[str]:
         return [self.spec.interpreter, "-m", "sglang.launch_server"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from deployers.engines._base import EngineAdapter, flag_args
+from deployers.engines._memory import ShapeFlags
 from deployers.engines._neutral import NeutralFlag
 from tuning.spec import Configuration, ModelSpec
 
@@ -42,6 +43,17 @@ class VllmAdapter(EngineAdapter):
         "awq": ("awq", "awq_marlin"),
         "gptq": ("gptq", "gptq_marlin"),
     }
+
+    shape_flags: ClassVar[ShapeFlags] = ShapeFlags(
+        tensor=("tensor-parallel-size", "tp"),
+        pipeline=("pipeline-parallel-size", "pp"),
+        data=("data-parallel-size", "dp"),
+        max_model_len="max-model-len",
+        batched_tokens="max-num-batched-tokens",
+        memory_fraction="gpu-memory-utilization",
+        default_memory_fraction=0.9,  # vLLM's documented default
+        expert_switch="enable-expert-parallel",
+    )
 
     def launcher(self) -> list[str]:
         return [self.spec.interpreter, "-m", "vllm.entrypoints.openai.api_server"]

@@ -58,14 +58,39 @@ def params_text(params: Configuration) -> str:
     return " ".join(f"{k}={v!r}" for k, v in params.items()) or "(engine defaults)"
 
 
+def _memory_fit_text(spec: TuningSpec, fit: tuple[int, list[tuple[Configuration, str]]] | None) -> str:
+    memory = f"{spec.hardware.gpu_memory_gib:g} GiB per GPU (hardware.gpu_memory_gib)"
+    if fit is None:
+        return (
+            f"memory fit: not judged before trials: no readable config.json in {spec.model.path}, or a search space "
+            "that cannot be listed"
+        )
+    total, misfits = fit
+    if not misfits:
+        return f"memory fit: all {total} configuration(s) may fit in {memory}"
+    params, why = misfits[0]
+    return (
+        f"memory fit: {len(misfits)} of {total} configuration(s) cannot fit in {memory} and will be rejected "
+        f"without an engine; for one, {params_text(params)} {why}"
+    )
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from deployers import deployer_for
     from deployers.engines import engine_adapter, flag_problems
+    from deployers.validity import memory_misfits
 
     spec, configs = load(args.spec)
     # On a pool, the files must be on the worker's machine instead: they cannot be checked here.
     missing = deployer_for(spec).missing_files() if spec.hardware.pool is None else []
     problems, flags, note = flag_problems(spec)  # against the installed engine's own parser
+    fit = memory_misfits(spec)
+    if fit is not None and fit[1] and len(fit[1]) == fit[0]:
+        params, why = fit[1][0]
+        problems.append(
+            f"hardware.gpu_memory_gib: none of the {fit[0]} configuration(s) fits in "
+            f"{spec.hardware.gpu_memory_gib:g} GiB per GPU; {params_text(params)} {why}"
+        )
     if missing or problems:
         raise SpecError(args.spec, missing + problems)
     print(f"{args.spec}: valid")
@@ -80,6 +105,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"engine-neutral dimensions, as {engine} flags:")
         for line in neutral:
             print(f"  {line}")
+    if spec.hardware.gpu_memory_gib is not None:
+        print(_memory_fit_text(spec, fit))
     first = 1 if spec.measure_defaults else 0
     if spec.measure_defaults:
         again = f", then {spec.confirmation.repeats} more time(s) like the winner" if spec.confirmation.top else ""

@@ -352,16 +352,6 @@ class Search:
             return
         self.study.tell(self._live.pop(number), values)
 
-    def tell_rejected(self, number: int, note: TrialNote | None = None) -> None:
-        """A configuration that could not run. With hard SLOs, a constrained sampler learns it as infeasible
-        (PRUNED, every constraint broken); without them there is nothing to learn it from, so it is FAIL."""
-        if not self._hard_slos:
-            self.tell_failed(number, note)
-            return
-        self._set_constraints(number, [1.0] * self._hard_slos)
-        self._note(number, note)
-        self.study.tell(self._live.pop(number), state=OptunaTrialState.PRUNED)
-
     def _set_constraints(self, number: int, constraints: Sequence[float]) -> None:
         """One Optuna constraint per hard SLO, named by position as Optuna's older ``constraints_func`` stored
         them, so a study begun that way reads the same."""
@@ -371,7 +361,8 @@ class Search:
             trial.set_constraint(str(position), value)
 
     def tell_infeasible(self, number: int, note: TrialNote | None = None) -> None:
-        """A configuration that failed to run (the engine crashed, ran out of memory, refused it or never served).
+        """A configuration that cannot run: its engine crashed, ran out of memory, refused it or never served; or
+        it was rejected before any engine started (too many GPUs, flags the engine refuses, too big for a GPU).
 
         Most samplers skip a FAIL trial, so a search told only that keeps proposing the region that fails; on GPU
         spaces, where a fifth to a third of the configurations cannot run, that costs it more trials than random

@@ -147,6 +147,17 @@ class HardwareSpec(StrictModel):
         "rejected before any engine starts. Unset: the GPUs this machine has when trials run in-process "
         "(1 slot without GPUs), and no limit for a pool.",
     )
+    gpu_memory_gib: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Memory of one GPU, in GiB (80 for an H100 80GB). With a local model folder, each "
+        "configuration's need is worked out from its `config.json` before any engine starts: its share of the "
+        "weights, the KV cache of one longest sequence and its largest batch's activations, per tensor/pipeline "
+        "size and dtype (a lower bound). One that cannot fit in the engine's share of this memory is rejected "
+        "without an engine, and the search learns it as infeasible. Unset: not judged.",
+        examples=[80],
+    )
     gpu_hour_price: float | None = Field(
         default=None,
         gt=0,

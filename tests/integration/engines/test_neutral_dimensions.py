@@ -4,6 +4,7 @@ own parser, refused where the engine would refuse them, and restricted by a mode
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,30 @@ def test_validate_prints_each_neutral_dimensions_engine_flags(
     assert "  parallelism.tp -> --tensor-parallel-size: 1, 2\n" in out
     assert "  parallelism.ep -> --enable-expert-parallel: 1 = left out, 2 = bare flag\n" in out
     assert "--tensor-parallel-size 1" in out  # the first trial's command
+
+
+def test_validate_says_which_configurations_cannot_fit_in_gpu_memory_and_refuses_a_space_where_none_can(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 70B model's published config.json (Llama-3.1-70B's fields) on 80 GiB GPUs: tp 1 cannot hold it. The fit
+    needs no engine: an interpreter without vLLM leaves the flags unchecked, with a note."""
+    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
+    monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
+    from tests.unit.evaluation.test_memory_fit import LLAMA_70B
+
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B))
+    spec = tmp_path / "spec.yaml"
+    head = (
+        f"name: n\nmodel: {{path: {tmp_path}}}\nengine: {{name: vllm, python: {sys.executable}, args: "
+        "{max-model-len: 8192}}\nhardware: {gpus_per_node: 8, gpu_memory_gib: 80}\n"
+    )
+    spec.write_text(head + "search_space:\n  parallelism.tp: [1, 2, 4]\n")
+    assert main(["validate", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "memory fit: 1 of 3 configuration(s) cannot fit in 80 GiB per GPU (hardware.gpu_memory_gib)" in out
+    assert "parallelism.tp=1 does not fit in GPU memory: needs at least 133.9 GiB per GPU" in out
+
+    spec.write_text(head + "search_space:\n  parallelism.tp: [1]\n  max-num-seqs: [8, 16]\n")
+    assert main(["validate", str(spec)]) != 0
+    error = capsys.readouterr().err
+    assert "hardware.gpu_memory_gib: none of the 2 configuration(s) fits in 80 GiB per GPU" in error

@@ -16,7 +16,7 @@ from flows.dispatch import PoolNotReady, TrialRuns
 from tests.support.factories import make_spec
 from tuning.errors import ExitCode
 from tuning.evaluation.outcome import TrialState
-from tuning.search.study import Search
+from tuning.search.study import FAILED_ATTR, Search
 from tuning.spec import TuningSpec
 from tuning.store import Store
 
@@ -68,9 +68,10 @@ def test_a_rejected_configuration_is_learnt_as_infeasible_by_a_constrained_sampl
     )
     search = Search(spec, "rejected-told", database_url)
     number, _ = search.ask()  # type: ignore[misc]
-    search.tell_rejected(number)
+    search.tell_infeasible(number)
     told = search.study.trials[number]
-    assert told.state.name == "PRUNED" and told.user_attrs["servetune_constraints"] == [1.0]
+    assert told.state.name == "COMPLETE" and told.user_attrs["servetune_constraints"] == [1.0]
+    assert told.user_attrs[FAILED_ATTR] is True and search.measured(search.space.configuration(told.params)) is None
 
 
 # What `tune` does to open its run, in a process of its own: resume the name's unfinished run, or start one.

@@ -124,7 +124,7 @@ def test_the_dashboard_serves_the_runs_study_with_servetunes_state_and_reason_of
         # A start that failed is taught to the sampler as an infeasible COMPLETE trial; its note says failed.
         1: ("Complete", "failed"),
         2: ("Complete", "succeeded"),
-        3: ("Fail", "rejected"),
+        3: ("Complete", "rejected"),
     }
     assert trials[1][1]["reason"].startswith("ready: EngineExited: the engine stopped before it was ready")
     assert trials[3][1]["reason"] == "rejected: vLLM refuses max-num-batched-tokens (4) below max-num-seqs (8)"

@@ -99,7 +99,7 @@ def _recorded_run(url: str, spec: TuningSpec, plan: list[str], finish: bool = Tr
             search.tell_failed(number)
         elif fate == "rejected":
             store.record_not_run(run.id, number, params, TrialState.rejected, "rejected: 4 GPUs, 1 available")
-            search.tell_rejected(number)
+            search.tell_infeasible(number)
         elif fate == "repeated":
             assert first is not None
             earlier = search.measured(first)
