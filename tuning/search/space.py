@@ -38,10 +38,9 @@ def float_steps(low: float, high: float, step: float) -> list[float]:
 
 
 def _dimension_size(name: str, dimension: Dimension) -> int:
-    if dimension.is_int_range and not dimension.log:
-        assert dimension.low is not None and dimension.high is not None
-        return len(range(int(dimension.low), int(dimension.high) + 1, int(dimension.step or 1)))
-    return len(dimension_values(name, dimension))
+    size = dimension.grid_size
+    # A range a grid cannot walk: dimension_values says why.
+    return size if size is not None else len(dimension_values(name, dimension))
 
 
 def grid_size(spec: TuningSpec) -> int:

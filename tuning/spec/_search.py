@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import math
 from enum import StrEnum
 from typing import Any, Literal, Self
 
@@ -74,6 +76,21 @@ class Dimension(StrictModel):
             isinstance(v, int) for v in (self.low, self.high, self.step) if v is not None
         )
 
+    @property
+    def grid_size(self) -> int | None:
+        """How many values a grid walks here; None for a range it cannot walk (a log one, or floats without a
+        step)."""
+        if self.values is not None:
+            return len(self.values)
+        assert self.low is not None and self.high is not None
+        if self.log:
+            return None
+        if self.is_int_range:
+            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if self.step is None:
+            return None
+        return math.floor((self.high - self.low) / self.step + 1e-9) + 1
+
 
 class StrategyName(StrEnum):
     grid = "grid"
@@ -89,16 +106,24 @@ DEFAULT_SAMPLED_TRIALS = 20
 SETTLED_AFTER_REPEATS = 10
 
 
+def gp_installed() -> bool:
+    """Whether the `gp` strategy's extra (torch and scipy) is installed here; it is looked up, not imported."""
+    return all(importlib.util.find_spec(module) is not None for module in ("torch", "scipy"))
+
+
 class StrategySpec(StrictModel):
     """How configurations are chosen: every point of a grid, or an Optuna sampler that learns from results."""
 
     name: StrategyName = Field(
         default=StrategyName.grid,
-        description="`grid` tries every configuration in order; `random` samples uniformly; `tpe` is Optuna's "
-        "multivariate TPE, which learns from each result and steers away from configurations that broke a "
-        "hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs; when the space "
-        "is a finite list of configurations, it scores every one not yet tried and runs the best (among those "
-        "likely to meet the hard SLOs, while there are any), so it never repeats one. With several "
+        description="Unset, the spec chooses: `grid` when the budget (`max_trials`, else "
+        f"{DEFAULT_SAMPLED_TRIALS}) covers every configuration and no warm start is asked, else `gp` (`tpe` where "
+        "the `gp` extra is not installed), the strategy that did best on the search benchmark's suite "
+        "(docs/search-efficiency.md). `grid` tries every configuration in order; `random` samples uniformly; "
+        "`tpe` is Optuna's multivariate TPE, which learns from each result and steers away from configurations "
+        "that broke a hard SLO; `gp` is Optuna's Gaussian-process sampler, also constrained by the hard SLOs; "
+        "when the space is a finite list of configurations, it scores every one not yet tried and runs the best "
+        "(among those likely to meet the hard SLOs, while there are any), so it never repeats one. With several "
         "`objectives`, `tpe` and `gp` search for the Pareto front, and so does `nsga2` (Optuna's NSGA-II, "
         "for several objectives only).",
     )

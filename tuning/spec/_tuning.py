@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -23,6 +24,7 @@ from tuning.spec._objective import (
     SLOSpec,
 )
 from tuning.spec._search import (
+    DEFAULT_SAMPLED_TRIALS,
     ConfirmationSpec,
     Dimension,
     HardwareSpec,
@@ -30,6 +32,7 @@ from tuning.spec._search import (
     StrategySpec,
     WarmStartMode,
     WarmStartSpec,
+    gp_installed,
     neutral_dimension_problem,
 )
 from tuning.spec.search_presets import MERGE_RULE, PRESET_KEY, merge_presets
@@ -185,6 +188,23 @@ class TuningSpec(StrictModel):
             if (problem := neutral_dimension_problem(name, dimension)) is not None:
                 raise ValueError(problem)
         return canonical
+
+    @model_validator(mode="after")
+    def _default_strategy(self) -> Self:
+        """A spec that names no strategy walks the grid when its budget covers every configuration, and otherwise
+        samples with the strategy that did best on the search benchmark's suite (docs/search-efficiency.md)."""
+        if "name" in self.strategy.model_fields_set:
+            return self
+        sizes = [dimension.grid_size for dimension in self.search_space.values()]
+        size = math.prod(s for s in sizes if s is not None) if None not in sizes else None
+        budget = self.strategy.max_trials or DEFAULT_SAMPLED_TRIALS
+        if size is not None and size <= budget and self.warm_start.mode is WarmStartMode.off:
+            return self
+        chosen = StrategyName.gp if gp_installed() else StrategyName.tpe
+        # The spec is frozen; its strategy is settled here, once, as it is being made.
+        object.__setattr__(self, "strategy", self.strategy.model_copy(update={"name": chosen}))
+        self.__pydantic_fields_set__.add("strategy")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -100,6 +100,7 @@ def test_validate_reports_an_unwalkable_range_with_exit_code_2(tmp_path, capsys,
         "name": "unit",
         "model": {"path": "/models/tiny"},
         "search_space": {"gpu-memory-utilization": {"low": 0.5, "high": 0.9}},
+        "strategy": {"name": "grid"},  # unset, a range the grid cannot walk gets a sampler
     }
     path.write_text(yaml.safe_dump(data))
 
