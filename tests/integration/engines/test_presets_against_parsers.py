@@ -49,7 +49,7 @@ def test_validate_shows_the_merged_space_of_a_preset_spec(
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         f"name: p\nmodel: {{path: {tmp_path}}}\nengine: {{name: vllm, python: {vllm_python}}}\n"
-        "search_space: {preset: vllm-throughput, max-num-seqs: [8, 16]}\n"
+        "search_space: {preset: vllm-throughput, max-num-seqs: [8, 16]}\nstrategy: {name: grid}\n"
     )
     assert main(["validate", str(spec)]) == 0
     out = capsys.readouterr().out
