@@ -196,12 +196,12 @@ class Confirmation:
 def replay_confirmation(spec: TuningSpec, replay: SurfaceReplay, measured: Sequence[SearchStep]) -> Confirmation:
     """A real run's confirmation step, replayed after the search trials ``measured``: each of the leaders measured
     ``confirmation.repeats`` more times, then the best chosen on every measurement, as ``flows/tune.py`` does."""
-    trials = [step for step in measured if not step.repeat]
+    trials, goal = [step for step in measured if not step.repeat], Goal.of_spec(spec)
     number = max((step.number for step in trials), default=-1) + 1
     runs: list[SearchStep] = []
-    for original in leaders(trials, Goal.of_spec(spec))[: spec.confirmation.top]:
+    for original in leaders(trials, goal)[: spec.confirmation.top]:
         for _ in range(spec.confirmation.repeats):
             runs.append(_step(number, replay.trial(spec, original.params), confirms=original.number))
             number += 1
-    best = decided_best([*trials, *runs], Goal.of_spec(spec))
+    best = decided_best([*trials, *runs], goal)
     return Confirmation(runs, best if isinstance(best, SearchStep) else None)

@@ -39,10 +39,9 @@ def _int(flags: Configuration, names: tuple[str, ...], default: int | None = 1) 
 def serving_shape(flags: Configuration, names: ShapeFlags) -> ServingShape:
     """The serving shape of an engine started with ``flags`` (fixed args and the trial's, in the engine's names)."""
     tensor = _int(flags, names.tensor) or 1
-    expert_split = None  # the tensor ranks
-    if names.expert_size is not None and flags.get(names.expert_size) is not None:
-        expert_split = _int(flags, (names.expert_size,)) or 1
-    elif names.expert_switch is not None and flags.get(names.expert_switch) is True:
+    # None: the experts follow the tensor ranks.
+    expert_split = _int(flags, (names.expert_size,), None) if names.expert_size is not None else None
+    if expert_split is None and names.expert_switch is not None and flags.get(names.expert_switch) is True:
         expert_split = tensor * (_int(flags, names.data) or 1)
     fraction = flags.get(names.memory_fraction)
     return ServingShape(

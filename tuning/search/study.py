@@ -35,8 +35,9 @@ DEFAULTS_ATTR = "servetune_defaults"
 KNOWN_ATTR = "servetune_known_from"
 # Trial attribute of a defaults measurement that succeeded: its values, as the study keeps it FAIL (see _new_trial).
 VALUES_ATTR = "servetune_values"
-# Trial attribute of a configuration that failed to run (its engine crashed, ran out of memory or refused it): told
-# to the sampler as a COMPLETE trial breaking every constraint, so it learns where configurations fail.
+# Trial attribute of a configuration that cannot run (its engine failed to start or never served, or it was rejected
+# before any engine started): told to the sampler as a COMPLETE trial breaking every constraint, so it learns where
+# configurations fail.
 FAILED_ATTR = "servetune_failed"
 # A told trial's reason is cut to this length: optuna-dashboard shows it in a table cell.
 REASON_LENGTH = 160

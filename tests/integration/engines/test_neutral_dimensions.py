@@ -11,6 +11,7 @@ import pytest
 
 from deployers.engines import engine_adapter, flag_problems
 from deployers.validity import rejection
+from tests.support.model_configs import LLAMA_70B
 from tuning.cli import main
 from tuning.search.space import configurations
 from tuning.spec import EngineSpec, TuningSpec
@@ -205,8 +206,6 @@ def test_validate_says_which_configurations_cannot_fit_in_gpu_memory_and_refuses
     needs no engine: an interpreter without vLLM leaves the flags unchecked, with a note."""
     monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
     monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
-    from tests.unit.evaluation.test_memory_fit import LLAMA_70B
-
     (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B))
     spec = tmp_path / "spec.yaml"
     head = (

@@ -1,7 +1,6 @@
 """The memory fit: a configuration that cannot fit in a GPU is rejected before any engine starts.
 
-The model shapes are the published ``config.json`` fields of Llama-3.1-70B, Mixtral-8x7B and DeepSeek-V3 (their
-parameter counts are public: 70.6B, 46.7B and 671B), written here because model hubs are not reachable.
+The model shapes are published ``config.json`` fields of real models (``tests.support.model_configs``).
 """
 
 from __future__ import annotations
@@ -14,50 +13,9 @@ import pytest
 from deployers.engines import engine_adapter
 from deployers.validity import rejection
 from tests.support.factories import make_spec
-from tuning.evaluation.memory_fit import GIB, ModelShape, ServingShape, memory_need, misfit, model_shape
+from tests.support.model_configs import DEEPSEEK_V3, LLAMA_70B, MIXTRAL
+from tuning.evaluation.memory_fit import ModelShape, ServingShape, memory_need, misfit, model_shape
 from tuning.spec import EngineSpec
-
-LLAMA_70B = {
-    "hidden_size": 8192,
-    "num_hidden_layers": 80,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "intermediate_size": 28672,
-    "vocab_size": 128256,
-    "max_position_embeddings": 131072,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-}
-MIXTRAL = {
-    "hidden_size": 4096,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "intermediate_size": 14336,
-    "num_local_experts": 8,
-    "num_experts_per_tok": 2,
-    "vocab_size": 32000,
-    "max_position_embeddings": 32768,
-    "torch_dtype": "bfloat16",
-}
-DEEPSEEK_V3 = {
-    "hidden_size": 7168,
-    "num_hidden_layers": 61,
-    "num_attention_heads": 128,
-    "num_key_value_heads": 128,
-    "head_dim": 128,
-    "intermediate_size": 18432,
-    "moe_intermediate_size": 2048,
-    "n_routed_experts": 256,
-    "n_shared_experts": 1,
-    "num_experts_per_tok": 8,
-    "first_k_dense_replace": 3,
-    "kv_lora_rank": 512,
-    "qk_rope_head_dim": 64,
-    "vocab_size": 129280,
-    "max_position_embeddings": 163840,
-    "quantization_config": {"quant_method": "fp8"},
-}
 
 
 def _parameters(shape: ModelShape) -> float:
@@ -148,4 +106,3 @@ def test_vllm_expert_parallel_splits_the_experts_over_tensor_times_data_ranks() 
     assert vllm.serving_shape({"tensor-parallel-size": 2, "gpu-memory-utilization": 0.8}).memory_fraction == 0.8
     sglang = engine_adapter(EngineSpec(name="sglang"))
     assert sglang.serving_shape({"tp-size": 4, "ep-size": 4, "kv-cache-dtype": "fp8_e5m2"}).kv_bytes == 1
-    assert GIB == 2**30
