@@ -18,6 +18,38 @@ def measures_defaults(trial: MeasuredTrial) -> bool:
     return not trial.params
 
 
+# The confidence of the interval on a difference of means. Two or three runs a side make it wide; that is the
+# point of stating it.
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How far one configuration's mean is from another's, with the noise in view: the interval on the difference
+    of means at ``CONFIDENCE``, and the test's p-value."""
+
+    low: float
+    high: float
+    p_value: float
+
+    @property
+    def significant(self) -> bool:
+        """Whether the interval leaves out no difference at all."""
+        return self.low > 0 or self.high < 0
+
+    def text(self) -> str:
+        return (
+            f"the {CONFIDENCE:.0%} interval of the difference of means is {self.low:+.4g} to {self.high:+.4g} "
+            f"(Welch's t-test, p = {self.p_value:.2g})"
+        )
+
+    def verdict(self, other: str) -> str:
+        """Told apart from ``other`` (a name such as "the defaults") or not, and why."""
+        if self.significant:
+            return f"told apart from {other}: {self.text()}"
+        return f"it cannot be told apart from {other}: {self.text()}, which includes no difference"
+
+
 @dataclass(frozen=True)
 class Measurements:
     """One objective's values over every measurement of one configuration."""
@@ -38,6 +70,18 @@ class Measurements:
 
     def overlaps(self, other: Measurements) -> bool:
         return self.low <= other.high and other.low <= self.high
+
+    def difference(self, other: Measurements) -> Difference | None:
+        """This mean minus ``other``'s, by Welch's t-test (the two need not vary alike); None without two runs of
+        each, or when neither varies (then the ranges say all there is)."""
+        if len(self.values) < 2 or len(other.values) < 2 or (self.low == self.high and other.low == other.high):
+            return None
+        # scipy is imported here: the CLI reads this module for every command, and few need the test.
+        from scipy import stats
+
+        result = stats.ttest_ind(self.values, other.values, equal_var=False)
+        interval = result.confidence_interval(CONFIDENCE)
+        return Difference(float(interval.low), float(interval.high), float(result.pvalue))
 
     def text(self) -> str:
         runs = f"{len(self.values)} run{'s' if len(self.values) > 1 else ''}"
@@ -72,17 +116,21 @@ class Improvement:
 
     @property
     def distinguishable(self) -> bool:
-        """Whether every measurement of one is on the same side of every measurement of the other."""
-        return not self.best.overlaps(self.defaults)
+        """Whether the difference is beyond the noise: by Welch's t-test where both sides have two runs or more,
+        else whether every measurement of one is on the same side of every measurement of the other."""
+        difference = self.best.difference(self.defaults)
+        return difference.significant if difference is not None else not self.best.overlaps(self.defaults)
 
     def text(self) -> str:
         relative = self.relative
         amount = "no change" if relative is None else f"{abs(relative):.1%} {'better' if relative >= 0 else 'worse'}"
-        verdict = (
-            "apart on every measurement"
-            if self.distinguishable
-            else "the measurements overlap, so it cannot be told apart from the defaults"
-        )
+        difference = self.best.difference(self.defaults)
+        if difference is not None:
+            verdict = difference.verdict("the defaults")
+        elif self.distinguishable:
+            verdict = "apart on every measurement"
+        else:
+            verdict = "the measurements overlap, so it cannot be told apart from the defaults"
         return f"{self.objective} {amount} ({self.best.text()} against {self.defaults.text()}): {verdict}"
 
 

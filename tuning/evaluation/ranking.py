@@ -75,14 +75,14 @@ def confirmation_note(trials: Sequence[MeasuredTrial], maximize: bool) -> str | 
     note = f"trial {first.trial.number} confirmed over {len(first.scores)} runs: {_range(first)}"
     if len(confirmed) > 1:
         second = confirmed[1]
-        overlap = Measurements(first.scores).overlaps(Measurements(second.scores))
-        if overlap:
-            note += (
-                f"; it cannot be told apart from trial {second.trial.number} ({_range(second)}): their "
-                "measurements overlap"
-            )
+        other = f"trial {second.trial.number} ({_range(second)})"
+        difference = Measurements(first.scores).difference(Measurements(second.scores))
+        if difference is not None:
+            note += f"; {difference.verdict(other)}"
+        elif Measurements(first.scores).overlaps(Measurements(second.scores)):
+            note += f"; it cannot be told apart from {other}: their measurements overlap"
         else:
-            note += f"; ahead of trial {second.trial.number} ({_range(second)}) on every measurement"
+            note += f"; ahead of {other} on every measurement"
     return note
 
 

@@ -19,7 +19,14 @@ from optuna.trial import TrialState as OptunaTrialState
 from tuning.search.known import KnownResult, best_first
 from tuning.search.optuna_space import OptunaSpace
 from tuning.search.samplers import SAMPLERS
-from tuning.search.samplers.constraints import ABANDONED_ATTR, CONSTRAINTS_ATTR, hard_slo_constraints
+from tuning.search.samplers.constraints import (
+    ABANDONED_ATTR,
+    CONSTRAINTS_ATTR,
+    FAILED_ATTR,
+    FAILURE_CONSTRAINT,
+    hard_slo_constraints,
+    told_constraint,
+)
 from tuning.search.space import configurations, grid_size
 from tuning.spec import SETTLED_AFTER_REPEATS, Configuration, StrategyName, TuningSpec
 
@@ -35,10 +42,6 @@ DEFAULTS_ATTR = "servetune_defaults"
 KNOWN_ATTR = "servetune_known_from"
 # Trial attribute of a defaults measurement that succeeded: its values, as the study keeps it FAIL (see _new_trial).
 VALUES_ATTR = "servetune_values"
-# Trial attribute of a configuration that cannot run (its engine failed to start or never served, or it was rejected
-# before any engine started): told to the sampler as a COMPLETE trial breaking every constraint, so it learns where
-# configurations fail.
-FAILED_ATTR = "servetune_failed"
 # A told trial's reason is cut to this length: optuna-dashboard shows it in a table cell.
 REASON_LENGTH = 160
 
@@ -283,7 +286,7 @@ class Search:
                     values=values,
                     user_attrs={KNOWN_ATTR: result.source, CONSTRAINTS_ATTR: list(result.constraints)},
                     # Named by position, as ``_set_constraints`` names a measured trial's.
-                    constraints={str(i): float(v) for i, v in enumerate(result.constraints)} or None,
+                    constraints={str(i): told_constraint(v) for i, v in enumerate(result.constraints)} or None,
                 )
             )
             told.append(result)
@@ -353,12 +356,13 @@ class Search:
             return
         self.study.tell(self._live.pop(number), values)
 
-    def _set_constraints(self, number: int, constraints: Sequence[float]) -> None:
+    def _set_constraints(self, number: int, constraints: Sequence[float], told: Sequence[float] | None = None) -> None:
         """One Optuna constraint per hard SLO, named by position as Optuna's older ``constraints_func`` stored
-        them, so a study begun that way reads the same."""
+        them, so a study begun that way reads the same. The sampler is told ``told``, by default each measured
+        excess through ``told_constraint``; the measured ones are kept as they are."""
         trial = self._live[number]
         trial.set_user_attr(CONSTRAINTS_ATTR, list(constraints))
-        for position, value in enumerate(constraints):
+        for position, value in enumerate(told if told is not None else map(told_constraint, constraints)):
             trial.set_constraint(str(position), value)
 
     def tell_infeasible(self, number: int, note: TrialNote | None = None) -> None:
@@ -376,7 +380,8 @@ class Search:
             self.tell_failed(number, note)
             return
         self._live[number].set_user_attr(FAILED_ATTR, True)
-        self._set_constraints(number, [1.0] * self._hard_slos)
+        broken = [FAILURE_CONSTRAINT] * self._hard_slos
+        self._set_constraints(number, broken, told=broken)
         self._note(number, note)
         self.study.tell(self._live.pop(number), values)
 

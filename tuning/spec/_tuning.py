@@ -141,8 +141,9 @@ class TuningSpec(StrictModel):
         default=True,
         description="Measure the engine's defaults first, as trial 0: `engine.args` alone, none of the searched "
         "flags. It is measured as many times as the confirmed winner (`confirmation.repeats` more), and the "
-        "result states how much better than the defaults the winner is, with both spreads, or that the two "
-        "cannot be told apart. It does not count against the budget. `false` skips it.",
+        "result states how much better than the defaults the winner is, with both spreads and Welch's interval "
+        "of the difference, or that the two cannot be told apart. It does not count against the budget. `false` "
+        "skips it.",
     )
     warm_start: WarmStartSpec = Field(default_factory=WarmStartSpec)
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)

@@ -7,6 +7,7 @@ import sqlalchemy
 from optuna.trial import TrialState as OptunaTrialState
 
 from tests.support.factories import make_spec
+from tuning.search.known import KnownResult
 from tuning.search.study import CONSTRAINTS_ATTR, FAILED_ATTR, Search
 from tuning.spec import TuningSpec
 
@@ -223,6 +224,45 @@ def test_the_defaults_are_measured_outside_the_budget_and_kept_from_the_sampler(
 
 # One hard SLO: a configuration that cannot run is told it broke it.
 TTFT_SLO = {"metric": "ttft", "max": 1.0}
+
+
+def test_a_far_broken_slo_is_told_bounded_below_a_failure_and_kept_as_measured(database_url: str) -> None:
+    """One configuration far past an SLO must not outweigh the rest in the GP's constraint model."""
+    search = Search(_spec({"name": "grid"}, {"max-num-seqs": [1, 2, 4]}, [TTFT_SLO]), "told", database_url)
+    far, _ = search.ask()
+    search.tell_value(far, 10.0, [4.0])  # a TTFT five times the limit
+    near, _ = search.ask()
+    search.tell_value(near, 12.0, [-0.1])
+    failed, _ = search.ask()
+    search.tell_infeasible(failed)
+    told = {n: search.study.trials[n].constraints["0"] for n in (far, near, failed)}
+    assert 0.99 < told[far] < told[failed] == 1.0
+    assert told[near] == pytest.approx(-0.1, abs=0.001)
+    # What reports show is the measured excess.
+    assert search.study.trials[far].user_attrs[CONSTRAINTS_ATTR] == [4.0]
+
+
+def test_gp_tries_a_categorical_value_seen_only_in_broken_configurations_beside_the_best_one(database_url: str) -> None:
+    """An fp8 KV cache measured only at tensor-parallel 1, where the TTFT SLO breaks: rather than write fp8 off, the
+    GP next measures the best configuration that met the SLOs with fp8."""
+    space = {"tensor-parallel-size": [1, 2, 4], "max-num-seqs": [16, 32, 64], "kv-cache-dtype": ["auto", "fp8"]}
+    search = Search(_spec({"name": "gp", "seed": 0}, space, [TTFT_SLO]), "fair-test", database_url)
+
+    def known(tp: int, seqs: int, kv: str, value: float, excess: float) -> KnownResult:
+        params = {"tensor-parallel-size": tp, "max-num-seqs": seqs, "kv-cache-dtype": kv}
+        return KnownResult(params, [value], [excess], excess <= 0, "earlier run")
+
+    search.learn(
+        [
+            known(1, 64, "fp8", 60.0, 3.0),
+            known(1, 16, "fp8", 30.0, 2.0),
+            known(1, 32, "auto", 40.0, 2.5),
+            known(2, 32, "auto", 100.0, -0.3),
+            known(4, 64, "auto", 90.0, -0.5),
+        ]
+    )
+    _, params = search.ask()
+    assert params == {"tensor-parallel-size": 2, "max-num-seqs": 32, "kv-cache-dtype": "fp8"}
 
 
 def test_a_configuration_that_failed_is_taught_as_infeasible_and_never_reused(database_url: str) -> None:

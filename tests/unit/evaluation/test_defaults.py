@@ -20,7 +20,7 @@ def _goal(**objective: Any) -> Goal:
     return Goal.of_spec(make_spec(objective=objective or {"metric": "output_throughput"}))
 
 
-def test_an_improvement_apart_on_every_measurement_is_stated_with_both_spreads() -> None:
+def test_an_improvement_beyond_the_noise_is_stated_with_both_spreads_and_the_interval() -> None:
     trials = [
         _trial(0, 100.0),
         _trial(1, 130.0, {"max-num-seqs": 8}),
@@ -34,7 +34,28 @@ def test_an_improvement_apart_on_every_measurement_is_stated_with_both_spreads()
     text = versus_defaults(trials, trials[1], _goal()) or ""
     assert "trial 1 is" in text and "25.5% better" in text
     assert "range 126-130, 2 runs" in text and "range 100-104, 2 runs" in text
-    assert "apart on every measurement" in text
+    # Welch's t-test on 2 runs a side: the 95% interval of the difference of means leaves out 0.
+    assert "told apart from the defaults: the 95% interval of the difference of means is +13.83 to +38.17" in text
+
+
+def test_ranges_apart_on_two_runs_each_are_not_enough_when_the_interval_includes_no_difference() -> None:
+    trials = [
+        _trial(0, 100.0),
+        _trial(1, 140.0, {"max-num-seqs": 8}),
+        _trial(2, 80.0, confirms=0),
+        _trial(3, 101.0, {"max-num-seqs": 8}, confirms=1),
+    ]
+    (found,) = improvements(trials, trials[1], _goal()) or []
+    assert not found.best.overlaps(found.defaults)
+    assert not found.distinguishable
+    text = versus_defaults(trials, trials[1], _goal()) or ""
+    assert "it cannot be told apart from the defaults: the 95% interval" in text and "includes no difference" in text
+
+
+def test_with_a_single_run_on_one_side_the_ranges_decide() -> None:
+    trials = [_trial(0, 100.0), _trial(1, 130.0, {"max-num-seqs": 8}), _trial(2, 104.0, confirms=0)]
+    text = versus_defaults(trials, trials[1], _goal()) or ""
+    assert "apart on every measurement" in text and "interval" not in text
 
 
 def test_overlapping_measurements_say_the_winner_cannot_be_told_apart_from_the_defaults() -> None:

@@ -6,7 +6,8 @@ flag, that search may settle on a configuration already measured: a repeat, whic
 and spends a trial of the budget. When the space is finite and small enough to list, this sampler instead
 scores every configuration not yet tried with Optuna's own acquisition function (same Gaussian process, same
 hard-SLO constraints, same handling of trials in flight) and takes the best. Larger or continuous spaces are
-left to Optuna's optimizer. Start-up trials, before the model has data, are random untried configurations.
+left to Optuna's optimizer. Start-up trials, before the model has data, are random untried configurations; and a
+categorical value that has had no fair test yet gets one before the model chooses (``categorical_probe``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.samplers import BaseSampler, GPSampler
-from optuna.study import Study
+from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaTrialState
 
 from tuning.errors import MissingExtra
+from tuning.search.samplers.categorical_probe import categorical_probe
 from tuning.search.samplers.constraints import ABANDONED_ATTR
 from tuning.search.space import float_steps
 from tuning.spec import StrategySpec
@@ -101,6 +103,10 @@ class UntriedGPSampler(GPSampler):
             # Before the model starts, a random untried configuration: Optuna's own start-up draws each flag
             # independently and may draw a configuration twice.
             return untried[self._rng.rng.randint(len(untried))]
+        if untried and len(study.directions) == 1:
+            maximize = study.direction is StudyDirection.MAXIMIZE
+            if (probe := categorical_probe(trials, search_space, untried, maximize)) is not None:
+                return probe
         self._untried = untried
         try:
             return super().sample_relative(study, trial, search_space)
