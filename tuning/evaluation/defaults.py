@@ -83,6 +83,16 @@ class Measurements:
         interval = result.confidence_interval(CONFIDENCE)
         return Difference(float(interval.low), float(interval.high), float(result.pvalue))
 
+    def compared_with(self, other: Measurements, name: str) -> str:
+        """Whether these measurements can be told apart from ``other``'s (called ``name``), and on what grounds:
+        Welch's interval where both sides have two runs or more, else the ranges."""
+        difference = self.difference(other)
+        if difference is not None:
+            return difference.verdict(name)
+        if self.overlaps(other):
+            return f"it cannot be told apart from {name}: their measurements overlap"
+        return f"apart on every measurement from {name}"
+
     def text(self) -> str:
         runs = f"{len(self.values)} run{'s' if len(self.values) > 1 else ''}"
         if len(self.values) == 1:
@@ -124,13 +134,7 @@ class Improvement:
     def text(self) -> str:
         relative = self.relative
         amount = "no change" if relative is None else f"{abs(relative):.1%} {'better' if relative >= 0 else 'worse'}"
-        difference = self.best.difference(self.defaults)
-        if difference is not None:
-            verdict = difference.verdict("the defaults")
-        elif self.distinguishable:
-            verdict = "apart on every measurement"
-        else:
-            verdict = "the measurements overlap, so it cannot be told apart from the defaults"
+        verdict = self.best.compared_with(self.defaults, "the defaults")
         return f"{self.objective} {amount} ({self.best.text()} against {self.defaults.text()}): {verdict}"
 
 

@@ -76,13 +76,7 @@ def confirmation_note(trials: Sequence[MeasuredTrial], maximize: bool) -> str | 
     if len(confirmed) > 1:
         second = confirmed[1]
         other = f"trial {second.trial.number} ({_range(second)})"
-        difference = Measurements(first.scores).difference(Measurements(second.scores))
-        if difference is not None:
-            note += f"; {difference.verdict(other)}"
-        elif Measurements(first.scores).overlaps(Measurements(second.scores)):
-            note += f"; it cannot be told apart from {other}: their measurements overlap"
-        else:
-            note += f"; ahead of {other} on every measurement"
+        note += "; " + Measurements(first.scores).compared_with(Measurements(second.scores), other)
     return note
 
 

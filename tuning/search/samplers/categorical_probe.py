@@ -45,11 +45,11 @@ def categorical_probe(
         if not isinstance(distribution, CategoricalDistribution):
             continue
         for choice in distribution.choices:
-            tested = any(
+            tested = any(f.params[name] == choice for f in feasible) or any(
                 t.params[name] == choice and _differs_only_in(t.params, f.params, name, names)
                 for t in measured
                 for f in feasible
-            ) or any(f.params[name] == choice for f in feasible)
+            )
             if tested:
                 continue
             candidate = {n: (choice if n == name else best.params[n]) for n in names}
